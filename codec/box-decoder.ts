@@ -1,0 +1,237 @@
+import './buffer-fast-paths.js';
+import { type AmpBox, MAX_KEY_LENGTH } from './box.js';
+import { KeyTooLongError } from './errors.js';
+import { FramingState, type FramingStateCode } from './framing-states.js';
+
+const INIT = FramingState.init;
+const KEY = FramingState.key;
+const VALUE = FramingState.value;
+
+/** One length-prefixed string read by the decoder, reported only when tracing. */
+export interface FramingTrace {
+  readonly length: number;
+  readonly from: FramingStateCode;
+  readonly to: FramingStateCode;
+}
+
+export interface BoxDecoderHandlers {
+  /** Called for every complete box, empty ones included (classifying them is the dispatcher's job). */
+  onBox(box: AmpBox): void;
+  /** Called once when a key prefix over 255 arrives; the decoder ignores all later input. */
+  onError(error: KeyTooLongError): void;
+  /** Optional per-string hook for trace mode and model-based tests. */
+  onTrace?: (trace: FramingTrace) => void;
+}
+
+/**
+ * Streaming AMP box parser with integer states (spec §1.3), in the style of ws's receiver: one
+ * loop over the chunk, values as zero-copy views into it, and a copy only for the rare string that
+ * straddles two chunks. Chunk splits can fall anywhere, one byte at a time included.
+ *
+ * `pause()` may be called from `onBox` to stop mid-chunk (flow control, protocol switch): the
+ * unparsed bytes stay queued until `resume()`, or are handed over by `takeUnparsed()`.
+ */
+export class BoxDecoder {
+  state: FramingStateCode = INIT;
+  private box: AmpBox | undefined;
+  private key = '';
+  /** Raw bytes of a string that has started but not finished, prefix included. */
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+  /** Chunks not yet parsed because the decoder is paused. */
+  private queued: Buffer[] = [];
+  private paused = false;
+  private failed = false;
+  /**
+   * The key seen last at each position of a box. Consecutive boxes nearly always repeat their keys
+   * in the same (sorted) order, so comparing bytes against this beats allocating a new string.
+   */
+  private readonly recentKeys: string[] = [];
+  private keyIndex = 0;
+
+  constructor(private readonly handlers: BoxDecoderHandlers) {}
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
+  /** Bytes received but not yet turned into a complete box. */
+  get bufferedLength(): number {
+    let n = this.partialLength;
+    for (const chunk of this.queued) n += chunk.length;
+    return n;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed || chunk.length === 0) return;
+    if (this.paused) {
+      this.queued.push(chunk);
+      return;
+    }
+    this.consume(chunk);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    while (!this.paused && !this.failed && this.queued.length > 0) {
+      this.consume(this.queued.shift()!);
+    }
+  }
+
+  /**
+   * Stops parsing for good and returns every byte not yet parsed, in order: a protocol switch hands
+   * these to the new protocol. Call it after `pause()`, once `push` has returned.
+   */
+  takeUnparsed(): Buffer[] {
+    const rest = [...this.partial, ...this.queued];
+    this.partial = [];
+    this.partialLength = 0;
+    this.queued = [];
+    this.failed = true;
+    return rest;
+  }
+
+  private consume(chunk: Buffer): void {
+    let offset = 0;
+    if (this.partialLength > 0) {
+      offset = this.completePartial(chunk);
+      if (offset < 0) return;
+    }
+    this.parse(chunk, offset);
+  }
+
+  /**
+   * Adds `chunk` to a straddling string. Returns where parsing of `chunk` continues, or -1 when the
+   * string is still incomplete (or the stream failed or paused). Because earlier chunks did not
+   * complete the string, it always ends inside this chunk.
+   */
+  private completePartial(chunk: Buffer): number {
+    this.partial.push(chunk);
+    this.partialLength += chunk.length;
+    if (this.partialLength < 2) return -1;
+    const first = this.partial[0]!;
+    const length = first.length >= 2 ? (first[0]! << 8) | first[1]! : (first[0]! << 8) | this.partial[1]![0]!;
+    if (length > MAX_KEY_LENGTH && this.state !== VALUE) {
+      this.fail(length);
+      return -1;
+    }
+    const needed = 2 + length;
+    if (this.partialLength < needed) return -1;
+    const body = Buffer.allocUnsafe(length);
+    let copied = 0;
+    let skip = 2;
+    for (const piece of this.partial) {
+      if (copied === length) break;
+      if (skip >= piece.length) {
+        skip -= piece.length;
+        continue;
+      }
+      copied += piece.copy(body, copied, skip, Math.min(piece.length, skip + length - copied));
+      skip = 0;
+    }
+    const resumeAt = chunk.length - (this.partialLength - needed);
+    this.partial = [];
+    this.partialLength = 0;
+    this.string(body, 0, length);
+    if (this.paused || this.failed) {
+      if (!this.failed && resumeAt < chunk.length) this.queued.unshift(chunk.subarray(resumeAt));
+      return -1;
+    }
+    return resumeAt;
+  }
+
+  private parse(buf: Buffer, start: number): void {
+    const end = buf.length;
+    let pos = start;
+    while (pos + 2 <= end) {
+      const length = (buf[pos]! << 8) | buf[pos + 1]!;
+      const state = this.state;
+      if (length > MAX_KEY_LENGTH && state !== VALUE) {
+        this.fail(length);
+        return;
+      }
+      const bodyStart = pos + 2;
+      const bodyEnd = bodyStart + length;
+      if (bodyEnd > end) break;
+      pos = bodyEnd;
+      this.string(buf, bodyStart, bodyEnd);
+      if (this.paused || this.failed) {
+        if (!this.failed && pos < end) this.queued.unshift(buf.subarray(pos));
+        return;
+      }
+    }
+    if (pos < end) {
+      this.partial.push(pos === 0 ? buf : buf.subarray(pos));
+      this.partialLength = end - pos;
+    }
+  }
+
+  /** The three transitions of spec §1.3 for one complete string. */
+  private string(buf: Buffer, bodyStart: number, bodyEnd: number): void {
+    const state = this.state;
+    const length = bodyEnd - bodyStart;
+    if (state === VALUE) {
+      this.box!.set(this.key, buf.subarray(bodyStart, bodyEnd));
+      this.state = KEY;
+    } else if (length === 0) {
+      const box = state === INIT ? new Map<string, Buffer>() : this.box!;
+      this.box = undefined;
+      this.state = INIT;
+      this.handlers.onTrace?.({ length, from: state, to: INIT });
+      this.handlers.onBox(box);
+      return;
+    } else {
+      if (state === INIT) {
+        this.box = new Map();
+        this.keyIndex = 0;
+      }
+      this.key = this.readKey(buf, bodyStart, bodyEnd);
+      this.state = VALUE;
+    }
+    this.handlers.onTrace?.({ length, from: state, to: this.state });
+  }
+
+  private readKey(buf: Buffer, start: number, end: number): string {
+    const index = this.keyIndex++;
+    const recent = this.recentKeys[index];
+    if (recent !== undefined && recent.length === end - start) {
+      let i = 0;
+      while (i < recent.length && recent.charCodeAt(i) === buf[start + i]) i++;
+      if (i === recent.length) return recent;
+    }
+    const key = buf.latin1Slice(start, end);
+    if (index < 32) this.recentKeys[index] = key;
+    return key;
+  }
+
+  private fail(length: number): void {
+    this.failed = true;
+    this.partial = [];
+    this.partialLength = 0;
+    this.queued = [];
+    this.handlers.onError(new KeyTooLongError(false, length));
+  }
+}
+
+/**
+ * Parses a complete byte string into boxes, as Twisted's `parseString` does for AmpList values:
+ * a trailing incomplete box is dropped, and an over-long key ends parsing with the boxes so far.
+ */
+export function parseBoxes(bytes: Buffer): AmpBox[] {
+  const boxes: AmpBox[] = [];
+  const decoder = new BoxDecoder({
+    onBox: (box) => boxes.push(box),
+    onError: () => {},
+  });
+  decoder.push(bytes);
+  return boxes;
+}

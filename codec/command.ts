@@ -1,0 +1,114 @@
+import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox } from './box.js';
+import { checkKey, encodeSortedPairs } from './encode-box.js';
+import { RemoteAmpError, UnhandledCommandError, UnknownRemoteError } from './errors.js';
+import { CompiledSchema, type Decoded, type Encodable, type Schema } from './schema.js';
+
+/** An error class a command declares: constructed from the peer's description text on the caller. */
+export type DeclaredErrorClass = new (description: string) => Error;
+export type ErrorCodes = Readonly<Record<string, DeclaredErrorClass>>;
+
+export interface CommandDefinition<A extends Schema, R extends Schema> {
+  /** The `_command` value; case-sensitive bytes (latin1 here). */
+  readonly name: string;
+  readonly arguments?: A;
+  readonly response?: R;
+  /** Error code → class. An instance thrown by a responder is sent with that code. */
+  readonly errors?: ErrorCodes;
+  /** Like `errors`, but the responder closes the connection after sending the reply. */
+  readonly fatalErrors?: ErrorCodes;
+  /** False for fire-and-forget: no `_ask`, no answer (the tag is still consumed). Default true. */
+  readonly requiresAnswer?: boolean;
+}
+
+export interface ErrorMapping {
+  readonly code: string;
+  readonly fatal: boolean;
+}
+
+export const UNKNOWN_ERROR_CODE = 'UNKNOWN';
+export const UNHANDLED_ERROR_CODE = 'UNHANDLED';
+export const UNKNOWN_ERROR_DESCRIPTION = 'Unknown Error';
+
+const NO_FIELDS: Schema = {};
+const ERROR_KEYS = [ERROR, ERROR_CODE, ERROR_DESCRIPTION].sort();
+
+/**
+ * A typed AMP command (Twisted's `Command` subclass). Its argument and response types are inferred
+ * from the schemas, and it owns every conversion between those values and wire bytes.
+ */
+export class Command<A extends Schema = Schema, R extends Schema = Schema> {
+  readonly name: string;
+  readonly requiresAnswer: boolean;
+  readonly errors: ErrorCodes;
+  readonly fatalErrors: ErrorCodes;
+  readonly arguments: CompiledSchema<A>;
+  readonly response: CompiledSchema<R>;
+  /** The name as raw bytes, ready to be written as the `_command` value. */
+  readonly nameBytes: Buffer;
+
+  constructor(definition: CommandDefinition<A, R>) {
+    checkKey(definition.name);
+    this.name = definition.name;
+    this.nameBytes = Buffer.from(definition.name, 'latin1');
+    this.requiresAnswer = definition.requiresAnswer ?? true;
+    this.errors = definition.errors ?? {};
+    this.fatalErrors = definition.fatalErrors ?? {};
+    this.arguments = new CompiledSchema(definition.name, definition.arguments ?? (NO_FIELDS as A), [ASK, COMMAND]);
+    this.response = new CompiledSchema(`${definition.name} response`, definition.response ?? (NO_FIELDS as R), [ANSWER]);
+  }
+
+  /** A request box; `tag` undefined leaves `_ask` out (fire-and-forget). */
+  encodeRequest(tag: string | undefined, args: Encodable<A>): Buffer {
+    return this.arguments.encode(args, [tag, this.nameBytes]);
+  }
+
+  decodeArguments(box: AmpBox): Decoded<A> {
+    return this.arguments.decode(box);
+  }
+
+  encodeAnswer(tag: string, response: Encodable<R>): Buffer {
+    return this.response.encode(response, [tag]);
+  }
+
+  decodeResponse(box: AmpBox): Decoded<R> {
+    return this.response.decode(box);
+  }
+
+  /** The declared code for an error a responder threw, or undefined (→ UNKNOWN, then close). */
+  errorMappingOf(error: unknown): ErrorMapping | undefined {
+    for (const [code, type] of Object.entries(this.errors)) if (error instanceof type) return { code, fatal: false };
+    for (const [code, type] of Object.entries(this.fatalErrors)) if (error instanceof type) return { code, fatal: true };
+    return undefined;
+  }
+
+  /** The caller-side error for an error reply, mapped back through the declared codes (spec §2.6). */
+  errorFromReply(code: string, description: string): Error {
+    const type = this.errors[code] ?? this.fatalErrors[code];
+    if (type !== undefined) return new type(description);
+    return remoteErrorFromReply(code, description);
+  }
+}
+
+export function defineCommand<const A extends Schema = {}, const R extends Schema = {}>(
+  definition: CommandDefinition<A, R>,
+): Command<A, R> {
+  return new Command(definition);
+}
+
+/** For raw calls and undeclared codes: UNHANDLED keeps its class, anything else is UnknownRemoteError. */
+export function remoteErrorFromReply(code: string, description: string): RemoteAmpError {
+  if (code === UNHANDLED_ERROR_CODE) return new UnhandledCommandError(code, description);
+  const error = new UnknownRemoteError(description);
+  Object.defineProperty(error, 'receivedCode', { value: code, enumerable: true });
+  return error;
+}
+
+/** An error reply box: `_error`, `_error_code`, `_error_description`. */
+export function encodeErrorReply(tag: string, code: string, description: string): Buffer {
+  return encodeSortedPairs(ERROR_KEYS, [tag, Buffer.from(code, 'latin1'), description]);
+}
+
+export type ArgumentsOf<C> = C extends Command<infer A, any> ? Encodable<A> : never;
+export type ReceivedArgumentsOf<C> = C extends Command<infer A, any> ? Decoded<A> : never;
+export type ResponseOf<C> = C extends Command<any, infer R> ? Decoded<R> : never;
+export type AnswerOf<C> = C extends Command<any, infer R> ? Encodable<R> : never;

@@ -1,0 +1,87 @@
+import './buffer-fast-paths.js';
+import {
+  MAX_KEY_LENGTH,
+  MAX_VALUE_LENGTH,
+  type OutgoingBox,
+  type WireValue,
+} from './box.js';
+import { EmptyKeyError, InvalidKeyError, KeyTooLongError, ValueTooLongError } from './errors.js';
+
+/**
+ * Serialises one box into a single Buffer: the pairs sorted by key bytes (as Twisted writes them),
+ * then the `00 00` terminator. Every limit is checked, in sorted key order, before anything is
+ * allocated, so an oversize box never produces a partial write.
+ */
+export function encodeBox(box: OutgoingBox): Buffer {
+  const entries = box instanceof Map ? box : new Map(Object.entries(box));
+  const keys = [...entries.keys()].sort(compareKeys);
+  const values: (WireValue | undefined)[] = keys.map((key) => entries.get(key));
+  return encodeSortedPairs(keys, values, true);
+}
+
+/**
+ * The fast path for schemas: `keys` are already validated and sorted; an `undefined` value means
+ * the pair is absent (an optional argument that was not given).
+ */
+export function encodeSortedPairs(
+  keys: readonly string[],
+  values: readonly (WireValue | undefined)[],
+  checkKeys = false,
+): Buffer {
+  let total = 2;
+  const lengths = new Array<number>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    if (checkKeys) checkKey(keys[i]!);
+    if (value === undefined) continue;
+    const length = typeof value === 'string' ? utf8Length(value) : value.length;
+    if (length > MAX_VALUE_LENGTH) throw new ValueTooLongError(keys[i]!, length);
+    lengths[i] = length;
+    total += 4 + keys[i]!.length + length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let offset = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    if (value === undefined) continue;
+    const key = keys[i]!;
+    out[offset] = 0;
+    out[offset + 1] = key.length;
+    offset += 2;
+    offset += out.latin1Write(key, offset);
+    const length = lengths[i]!;
+    out[offset] = length >>> 8;
+    out[offset + 1] = length & 0xff;
+    offset += 2;
+    if (typeof value === 'string') offset += out.utf8Write(value, offset);
+    else {
+      out.set(value, offset);
+      offset += length;
+    }
+  }
+  out[offset] = 0;
+  out[offset + 1] = 0;
+  return out;
+}
+
+/** Byte order of latin1 keys is code-unit order, which is what `<` compares. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function checkKey(key: string): void {
+  if (key.length === 0) throw new EmptyKeyError();
+  if (key.length > MAX_KEY_LENGTH) throw new KeyTooLongError(true, key.length);
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) > 0xff) throw new InvalidKeyError(key);
+  }
+}
+
+/** ASCII is by far the common case; only fall back to the full count when a wide char shows up. */
+function utf8Length(text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text, 'utf8');
+  }
+  return n;
+}

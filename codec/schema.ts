@@ -1,0 +1,117 @@
+import type { AmpBox, WireValue } from './box.js';
+import { checkKey, compareKeys, encodeSortedPairs } from './encode-box.js';
+import {
+  AmpStateError,
+  InvalidArgumentError,
+  MissingArgumentError,
+  UnknownArgumentError,
+} from './errors.js';
+import type { AmpType, ArgumentSpec, Optional } from './types/amp-type.js';
+
+/** A command's `arguments` or `response`: wire name → argument type. The key IS the wire name. */
+export type Schema = { readonly [wireName: string]: ArgumentSpec };
+
+type OutOf<S> = S extends Optional<infer O, any> ? O : S extends AmpType<infer O, any> ? O : never;
+type InOf<S> = S extends Optional<any, infer I> ? I : S extends AmpType<any, infer I> ? I : never;
+type RequiredKeys<S> = { [K in keyof S]: S[K] extends Optional<any, any> ? never : K }[keyof S];
+type OptionalKeys<S> = { [K in keyof S]: S[K] extends Optional<any, any> ? K : never }[keyof S];
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** What a receiver gets: required keys always present, optional ones possibly absent. */
+export type Decoded<S extends Schema> = Simplify<
+  { [K in RequiredKeys<S>]: OutOf<S[K]> } & { [K in OptionalKeys<S>]?: OutOf<S[K]> }
+>;
+
+/** What a sender passes: absent optional values may be `undefined` or `null`. */
+export type Encodable<S extends Schema> = Simplify<
+  { [K in RequiredKeys<S>]: InOf<S[K]> } & { [K in OptionalKeys<S>]?: InOf<S[K]> | null | undefined }
+>;
+
+interface Slot {
+  readonly name: string;
+  readonly type: AmpType<unknown, unknown>;
+  readonly optional: boolean;
+}
+
+/**
+ * A schema prepared once for the hot path: keys validated and sorted up front (reserved keys such
+ * as `_ask` and `_command` included), so encoding a call is one pass over the values and one
+ * allocation.
+ */
+export class CompiledSchema<S extends Schema> {
+  /** Every key this schema can write, sorted as Twisted sorts them. */
+  readonly sortedKeys: readonly string[];
+  private readonly slots: readonly Slot[];
+  /** For each sorted key: index into `slots`, or -(1 + reserved index). */
+  private readonly layout: readonly number[];
+  private readonly declared: ReadonlySet<string>;
+
+  constructor(
+    readonly owner: string,
+    readonly schema: S,
+    readonly reservedKeys: readonly string[] = [],
+  ) {
+    const slots: Slot[] = [];
+    for (const [name, spec] of Object.entries(schema)) {
+      checkKey(name);
+      if (name === '__proto__') throw new AmpStateError(`${owner}: '__proto__' cannot be an argument name`);
+      const optional = 'isOptional' in spec;
+      slots.push({ name, type: optional ? spec.type : spec, optional });
+    }
+    this.slots = slots;
+    this.declared = new Set(slots.map((slot) => slot.name));
+    const keys = [...slots.map((slot) => slot.name), ...reservedKeys].sort(compareKeys);
+    this.sortedKeys = keys;
+    this.layout = keys.map((key) => {
+      const reserved = reservedKeys.indexOf(key);
+      return reserved >= 0 ? -(1 + reserved) : slots.findIndex((slot) => slot.name === key);
+    });
+  }
+
+  /** The values as wire values, keyed like `sortedKeys`; `reserved` fills the reserved keys. */
+  encode(values: Encodable<S>, reserved: readonly (WireValue | undefined)[] = []): Buffer {
+    const given = values as Record<string, unknown>;
+    for (const key in given) {
+      if (!this.declared.has(key) && given[key] !== undefined) throw new UnknownArgumentError(this.owner, key);
+    }
+    const layout = this.layout;
+    const wire = new Array<WireValue | undefined>(layout.length);
+    for (let i = 0; i < layout.length; i++) {
+      const index = layout[i]!;
+      if (index < 0) {
+        wire[i] = reserved[-index - 1];
+        continue;
+      }
+      const slot = this.slots[index]!;
+      const value = given[slot.name];
+      if (value === undefined || value === null) {
+        if (!slot.optional) throw new MissingArgumentError(this.owner, slot.name);
+        continue;
+      }
+      try {
+        wire[i] = slot.type.encode(value);
+      } catch (error) {
+        throw new InvalidArgumentError(this.owner, slot.name, error);
+      }
+    }
+    return encodeSortedPairs(this.sortedKeys, wire);
+  }
+
+  /** Reads the declared keys of a box; undeclared extra keys are ignored, as Twisted does. */
+  decode(box: AmpBox): Decoded<S> {
+    const out: Record<string, unknown> = {};
+    for (const slot of this.slots) {
+      const bytes = box.get(slot.name);
+      if (bytes === undefined) {
+        if (!slot.optional) throw new MissingArgumentError(this.owner, slot.name);
+        continue;
+      }
+      try {
+        out[slot.name] = slot.type.decode(bytes);
+      } catch (error) {
+        throw new InvalidArgumentError(this.owner, slot.name, error);
+      }
+    }
+    return out as Decoded<S>;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The AMP argument types, named as in `twisted.protocols.amp` so that schemas read like their
+ * Python originals: `{ count: amp.Integer, name: amp.String, when: amp.DateTime.optional() }`.
+ */
+import type { Schema } from '../schema.js';
+import type { AmpType } from './amp-type.js';
+import { AmpListType } from './amp-list.js';
+import { BooleanType } from './boolean.js';
+import { BytesType } from './bytes.js';
+import { DateTimeType } from './datetime.js';
+import { DecimalType } from './decimal.js';
+import { FloatType } from './float.js';
+import { IntegerNumberType, IntegerType } from './integer.js';
+import { ListOfType } from './list-of.js';
+import { PathType } from './path.js';
+import { UnicodeType } from './unicode.js';
+
+export const Integer = new IntegerType();
+/** Integer on the wire, a JS number in code (refuses values beyond 2^53). */
+export const IntegerNumber = new IntegerNumberType();
+export const String = new BytesType();
+export const Bytes = String;
+export const Unicode = new UnicodeType();
+export const Boolean = new BooleanType();
+export const Float = new FloatType();
+export const Decimal = new DecimalType();
+export const DateTime = new DateTimeType();
+export const Path = new PathType();
+
+export function ListOf<Out, In>(element: AmpType<Out, In>): ListOfType<Out, In> {
+  return new ListOfType(element);
+}
+
+export function AmpList<S extends Schema>(schema: S): AmpListType<S> {
+  return new AmpListType(schema);
+}
+
+export { AmpType, Optional, defineType, type ArgumentSpec, type CustomTypeDefinition } from './amp-type.js';
+export { DecimalValue, type DecimalKind } from './decimal-value.js';
+export { DateTimeValue, type DateTimeFields } from './datetime-value.js';

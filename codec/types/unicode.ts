@@ -1,0 +1,19 @@
+import { isUtf8 } from 'node:buffer';
+import { InvalidValueError } from '../errors.js';
+import { AmpType } from './amp-type.js';
+
+/** Text as UTF-8. Both directions are strict, as Python's codec is: no lone surrogates. */
+export class UnicodeType extends AmpType<string> {
+  readonly name: string = 'Unicode';
+
+  encode(value: string): string {
+    if (typeof value !== 'string') throw new InvalidValueError(this.name, `expected a string, got ${typeof value}`);
+    if (!value.isWellFormed()) throw new InvalidValueError(this.name, 'text contains a lone surrogate, which UTF-8 cannot encode');
+    return value;
+  }
+
+  decode(bytes: Buffer): string {
+    if (!isUtf8(bytes)) throw new InvalidValueError(this.name, 'bytes are not valid UTF-8');
+    return bytes.utf8Slice(0, bytes.length);
+  }
+}
