@@ -6,6 +6,7 @@ export default defineConfig({
     exclude: ['dist/**', 'node_modules/**'],
     typecheck: { enabled: false },
     testTimeout: 30_000,
+    env: { AMPSTATE_LOG_LEVEL: 'silent' },
     hookTimeout: 30_000,
   },
 });
