@@ -698,8 +698,10 @@ export class AmpConnection {
       this.connectionActor.send({ type: 'switched' });
       this.eventsSubject.next({ type: 'switched' });
       if (leftover.length > 0) raw.unshift(Buffer.concat(leftover));
+      // Back to "no consumer yet": bytes stay buffered, and the new protocol's first 'data' listener
+      // starts the flow (after an explicit pause() it would not).
+      (raw as { readableFlowing: boolean | null }).readableFlowing = null;
       upgrade.done(raw);
-      if (raw.listenerCount('data') > 0) raw.resume();
       return;
     }
     this.startTlsOn(leftover.length > 0 ? new PrefixedDuplex(raw, leftover) : raw, upgrade);

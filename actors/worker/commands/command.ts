@@ -1,0 +1,61 @@
+/**
+ * The contract between worker-side commands and the session layer that carries them to a master.
+ *
+ * Commands never see the wire: they report through a {@link CommandChannel}, which the session
+ * maps to ops keyed by command id (`update`, `update_upload_file_write`, ...). The semantics are
+ * Buildbot's (spec §2–§4); see `registry.ts` for how a command is started.
+ */
+import type { Logger } from 'pino';
+import type { OutputBufferOptions } from './output-buffer.js';
+
+/** One `[key, value]` status pair, as in Buildbot's `send_update([(key, value), ...])`. */
+export type UpdateEntry = readonly [key: string, value: unknown];
+
+/** What a running command can do to its master. The session layer maps these to wire ops keyed by command id. */
+export interface CommandChannel {
+  /**
+   * Send one batch of updates now, as one wire `update`. Output text (stdout/stderr/header/log)
+   * has already been cut into whole lines and batched by the command's {@link OutputBuffer}, so
+   * the session must not buffer again (that would add a second `buffer_timeout` of latency).
+   */
+  sendUpdate(entries: readonly UpdateEntry[]): void;
+  /** Master-side FileWriter (uploads). Each promise resolves when the master acked. */
+  writeBlock(data: Buffer): Promise<void>;
+  closeWriter(): Promise<void>;
+  utime(accessTime: number, modifiedTime: number): Promise<void>;
+  unpack(): Promise<void>;
+  /** Master-side FileReader (downloads). An empty Buffer means EOF. */
+  readBlock(maxLength: number): Promise<Buffer>;
+  closeReader(): Promise<void>;
+}
+
+export interface CommandEnvironment {
+  /** The worker base directory; rmdir and cpdir run their helper processes there. */
+  basedir: string;
+  /** The worker process's environment: the base of every child environment and of `${VAR}` expansion. */
+  environ: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Line splitting and batching; the master may change these with `set_worker_settings`. */
+  output?: OutputBufferOptions;
+}
+
+export interface RunningCommand {
+  /**
+   * Resolves when the command is done and all its output was handed to the channel (the caller
+   * then sends `complete(null)`); rejects with the failure (the caller sends `complete(String(err))`).
+   */
+  readonly done: Promise<void>;
+  /** The master's `interrupt_command`: flushes buffered output, then stops the command (spec §4). */
+  interrupt(why: string): void;
+  /** Kill everything now and send nothing more (connection lost). `done` still settles. */
+  kill(): void;
+}
+
+export type CommandFactory = (
+  args: Record<string, unknown>,
+  channel: CommandChannel,
+  env: CommandEnvironment,
+) => RunningCommand;
+
+/** Reported for every command in `worker_commands`; the version of upstream Buildbot HEAD whose semantics we follow. */
+export const WORKER_COMMAND_VERSION = '3.3';

@@ -1,0 +1,25 @@
+/** `rmfile`: remove one file (not a directory) (spec §3.5). */
+import { unlink } from 'node:fs/promises';
+import type { CommandArguments } from './command-arguments.js';
+import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { reportFilesystemError } from './fs-error-status.js';
+
+export const RMFILE_COMMAND_CLASS = 'RemoveFile';
+export const RMFILE_REQUIRED_ARGS = ['path'] as const;
+
+export function createRemoveFile(args: CommandArguments, context: CommandContext): CommandImplementation {
+  const path = args.string('path');
+  return {
+    async run() {
+      try {
+        await unlink(path);
+      } catch (error) {
+        reportFilesystemError(context, 'rmfile', path, error);
+        return;
+      }
+      context.sendStatus([['rc', 0]]);
+    },
+    interrupt() {},
+    kill() {},
+  };
+}

@@ -1,0 +1,88 @@
+/** `upload_directory`: tar a worker directory and send it to the master, which unpacks it (spec §3.4). */
+import { randomBytes } from 'node:crypto';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uploadBlocks } from './block-upload.js';
+import type { CommandArguments } from './command-arguments.js';
+import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { writeDirectoryArchive, type ArchiveCompression } from './directory-archive.js';
+import { InvalidArgumentError } from './errors.js';
+import { pythonOSErrorText, systemErrorDetails } from './errno-text.js';
+import { TransferStatus } from './transfer-status.js';
+
+export const UPLOAD_DIRECTORY_COMMAND_CLASS = 'WorkerDirectoryUploadCommand';
+export const UPLOAD_DIRECTORY_REQUIRED_ARGS = ['path', 'blocksize'] as const;
+
+function parseCompression(args: CommandArguments): ArchiveCompression {
+  const value = args.raw('compress') ?? null;
+  if (value === null || value === 'gz' || value === 'bz2') return value;
+  throw new InvalidArgumentError(UPLOAD_DIRECTORY_COMMAND_CLASS, 'compress', "null, 'gz' or 'bz2'");
+}
+
+export function createDirectoryUpload(args: CommandArguments, context: CommandContext): CommandImplementation {
+  const path = args.string('path');
+  const blocksize = args.positiveCount('blocksize');
+  const maxsize = args.optionalCount('maxsize');
+  const compression = parseCompression(args);
+  const status = new TransferStatus();
+  let killed = false;
+
+  return {
+    async run() {
+      const { channel } = context;
+      const archivePath = join(tmpdir(), `buildbot-transfer-${randomBytes(8).toString('hex')}`);
+      let archive: FileHandle | null = null;
+      try {
+        archive = await open(archivePath, 'wx+', 0o600);
+        try {
+          await writeDirectoryArchive(path, archivePath, compression);
+        } catch (error) {
+          const details = systemErrorDetails(error);
+          if (details === undefined) throw error;
+          const failedPath = (error as { path?: unknown }).path;
+          status.fail(
+            `Cannot read directory '${path}' for upload: ${pythonOSErrorText(details, typeof failedPath === 'string' ? failedPath : path)}`,
+          );
+          status.report(context);
+          return;
+        }
+        context.sendStatus([['header', `sending ${path}\n`]]);
+        let failure: { error: unknown } | undefined;
+        try {
+          await uploadBlocks({
+            source: archive,
+            path,
+            blocksize,
+            maxsize,
+            status,
+            stopped: () => killed,
+            writeBlock: (data) => channel.writeBlock(data),
+          });
+        } catch (error) {
+          failure = { error };
+        }
+        // Also after an interrupt or a truncation: unpack is the directory upload's close.
+        if (failure === undefined) {
+          try {
+            await channel.unpack();
+          } catch (error) {
+            status.rc = 1;
+            failure = { error };
+          }
+        }
+        status.report(context);
+        if (failure) throw failure.error;
+      } finally {
+        await archive?.close().catch(() => undefined);
+        await rm(archivePath, { force: true });
+      }
+    },
+    interrupt() {
+      status.interrupt();
+    },
+    kill() {
+      killed = true;
+    },
+  };
+}
