@@ -12,6 +12,7 @@ import { DecimalType } from './decimal.js';
 import { FloatType } from './float.js';
 import { IntegerNumberType, IntegerType } from './integer.js';
 import { ListOfType } from './list-of.js';
+import { MsgpackType } from './msgpack.js';
 import { PathType } from './path.js';
 import { UnicodeType } from './unicode.js';
 
@@ -26,6 +27,10 @@ export const Float = new FloatType();
 export const Decimal = new DecimalType();
 export const DateTime = new DateTimeType();
 export const Path = new PathType();
+/** Not a Twisted type: a msgpack value, for structured data between ampstate peers. */
+export function Msgpack<T = unknown>(): MsgpackType<T> {
+  return new MsgpackType<T>();
+}
 
 export function ListOf<Out, In>(element: AmpType<Out, In>): ListOfType<Out, In> {
   return new ListOfType(element);
