@@ -38,6 +38,7 @@ import { requestsMachine } from '../machines/requests.js';
 import { startTlsMachine } from '../machines/start-tls.js';
 import { describeAddress } from './describe-address.js';
 import { defaultLogger, type Logger } from './logger.js';
+import { inspectorFromEnvironment } from './pino-inspector.js';
 import { PrefixedDuplex } from './prefixed-duplex.js';
 import {
   ProtocolSwitchAnswer,
@@ -161,7 +162,7 @@ export class AmpConnection {
     this.logger = (options.logger ?? defaultLogger).child({ connection: this.id });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
 
-    const inspect = options.inspect;
+    const inspect = options.inspect ?? inspectorFromEnvironment();
     this.connectionActor = createActor(connectionMachine, { inspect }).start();
     this.requestsActor = createActor(requestsMachine, { inspect }).start();
     this.tlsActor = createActor(startTlsMachine, { inspect }).start();
@@ -736,12 +737,19 @@ export class AmpConnection {
     const queued = this.tlsQueue ?? [];
     this.tlsQueue = undefined;
     for (const bytes of queued) this.write(bytes);
+    // Only the first outcome counts: with TLS 1.3 a client's handshake completes before the server
+    // has checked its certificate, so a rejection arrives later as an error on an established socket.
+    let handshakeSettled = false;
     secure.once(this.role === 'client' ? 'secureConnect' : 'secure', () => {
+      if (handshakeSettled) return;
+      handshakeSettled = true;
       this.tlsActor.send({ type: 'handshakeDone' });
       this.eventsSubject.next({ type: 'tls', peerCertificate: this.peerCertificate });
       upgrade.done();
     });
     secure.once('error', (error) => {
+      if (handshakeSettled) return;
+      handshakeSettled = true;
       this.tlsActor.send({ type: 'handshakeFailed' });
       upgrade.done(error);
     });

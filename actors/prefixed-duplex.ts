@@ -12,7 +12,9 @@ export class PrefixedDuplex extends Duplex {
     private readonly inner: Duplex,
     prefix: readonly Buffer[],
   ) {
-    super();
+    // A TLSSocket built over this copies its allowHalfOpen: left at Duplex's default (true) it would
+    // never answer the peer's close_notify, and a Twisted peer waits for it before closing.
+    super({ allowHalfOpen: inner.allowHalfOpen });
     for (const chunk of prefix) this.push(chunk);
     inner.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) inner.pause();

@@ -59,7 +59,10 @@ export class BoxDecoder {
     return this.failed;
   }
 
-  /** Bytes received but not yet turned into a complete box. */
+  /**
+   * Bytes received but not parsed yet: an incomplete string plus chunks queued while paused. Strings
+   * already read into a box that is still open are not counted.
+   */
   get bufferedLength(): number {
     let n = this.partialLength;
     for (const chunk of this.queued) n += chunk.length;
@@ -223,8 +226,9 @@ export class BoxDecoder {
 }
 
 /**
- * Parses a complete byte string into boxes, as Twisted's `parseString` does for AmpList values:
- * a trailing incomplete box is dropped, and an over-long key ends parsing with the boxes so far.
+ * Parses a complete byte string into boxes, as Twisted's `parseString` does: a trailing incomplete
+ * box is dropped. An over-long key ends parsing with the boxes so far (where `parseString` raises;
+ * AmpList decoding, which must fail like Twisted, checks for it itself).
  */
 export function parseBoxes(bytes: Buffer): AmpBox[] {
   const boxes: AmpBox[] = [];

@@ -1,5 +1,6 @@
-import { parseBoxes } from '../box-decoder.js';
-import { InvalidValueError } from '../errors.js';
+import type { AmpBox } from '../box.js';
+import { BoxDecoder } from '../box-decoder.js';
+import { InvalidValueError, type KeyTooLongError } from '../errors.js';
 import { CompiledSchema, type Decoded, type Encodable, type Schema } from '../schema.js';
 import { AmpType } from './amp-type.js';
 
@@ -20,6 +21,14 @@ export class AmpListType<S extends Schema> extends AmpType<Decoded<S>[], readonl
   }
 
   decode(bytes: Buffer): Decoded<S>[] {
-    return parseBoxes(bytes).map((box) => this.compiled.decode(box));
+    const boxes: AmpBox[] = [];
+    let failure: KeyTooLongError | undefined;
+    new BoxDecoder({ onBox: (box) => boxes.push(box), onError: (error) => (failure = error) }).push(bytes);
+    // Twisted's parseString raises here (its helper cannot close a connection), so the argument
+    // fails instead of yielding the boxes before the bad prefix.
+    if (failure !== undefined) {
+      throw new InvalidValueError(this.name, `nested box has a key length prefix of ${failure.keyLength}`, { cause: failure });
+    }
+    return boxes.map((box) => this.compiled.decode(box));
   }
 }

@@ -5,8 +5,13 @@
  */
 export type DecimalKind = 'finite' | 'infinity' | 'nan' | 'snan';
 
-const DECIMAL_TEXT =
-  /^[ \t\n\r\v\f]*([+-]?)(?:(?=[0-9]|\.[0-9])([0-9]*)(?:\.([0-9]*))?(?:e([+-]?[0-9]+))?|(inf(?:inity)?)|(s?)nan([0-9]*))[ \t\n\r\v\f]*$/i;
+/**
+ * Python's Decimal() first strips surrounding str.isspace() characters (in ASCII that includes
+ * \x1c-\x1f), then drops every underscore, then reads a strict literal: so `_1_` is 1, while in
+ * `_ 1` the space ends up inside the literal and is refused.
+ */
+const SURROUNDING_SPACE = /^[ \t\n\r\v\f\x1c-\x1f]+|[ \t\n\r\v\f\x1c-\x1f]+$/g;
+const DECIMAL_LITERAL = /^([+-]?)(?:(?=[0-9]|\.[0-9])([0-9]*)(?:\.([0-9]*))?(?:e([+-]?[0-9]+))?|(inf(?:inity)?)|(s?)nan([0-9]*))$/i;
 
 export class DecimalValue {
   private constructor(
@@ -35,7 +40,7 @@ export class DecimalValue {
 
   /** Parses what Python's Decimal(str) accepts; throws SyntaxError where Python raises. */
   static parse(text: string): DecimalValue {
-    const match = DECIMAL_TEXT.exec(text.includes('_') ? text.replaceAll('_', '') : text);
+    const match = DECIMAL_LITERAL.exec(text.replace(SURROUNDING_SPACE, '').replaceAll('_', ''));
     if (match === null) throw new SyntaxError(`invalid decimal literal ${JSON.stringify(text.slice(0, 40))}`);
     const sign = match[1] === '-' ? 1 : 0;
     if (match[5] !== undefined) return DecimalValue.infinity(sign);

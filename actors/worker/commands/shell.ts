@@ -30,12 +30,12 @@ export function createShellCommand(args: CommandArguments, context: CommandConte
     // Buildbot keeps its default unless the argument is truthy, so '' and null mean KILL.
     interruptSignal: interruptSignal ? interruptSignal : 'KILL',
   };
-  let process: RunProcess | undefined;
+  let runningProcess: RunProcess | undefined;
 
   return {
     async run() {
       // Constructed here, not at start: a bad env value fails the command, not `start_command`.
-      process = new RunProcess({
+      runningProcess = new RunProcess({
         ...settings,
         command: args.raw('command'),
         workdir,
@@ -46,13 +46,13 @@ export function createShellCommand(args: CommandArguments, context: CommandConte
         sendRC: true,
         logger: context.logger,
       });
-      await process.start();
+      await runningProcess.start();
     },
     interrupt() {
-      process?.kill('command interrupted');
+      runningProcess?.kill('command interrupted');
     },
     kill() {
-      process?.killImmediately();
+      runningProcess?.killImmediately();
     },
   };
 }
