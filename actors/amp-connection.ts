@@ -134,6 +134,9 @@ export class AmpConnection {
   private readonly framingActor: Actor<typeof framingMachine> | undefined;
 
   private closeReason: Error | undefined;
+  private isOpen = false;
+  private closeRequested = false;
+  private switched = false;
   /** Why we decided to drop the connection; outranks the transport's own reason. */
   private failure: Error | undefined;
   private resolveClosed!: (reason: Error) => void;
@@ -195,6 +198,18 @@ export class AmpConnection {
     };
     if (this.framingActor !== undefined) machines.framing = this.framingActor;
     return machines;
+  }
+
+  /**
+   * The state as the connection's behaviour shows it, derived from its own fields and not from the
+   * machine: model-based tests compare the two.
+   */
+  get observedState(): 'connecting' | 'open' | 'tls' | 'switched' | 'closing' | 'closed' {
+    if (this.closeReason !== undefined) return 'closed';
+    if (this.closeRequested) return 'closing';
+    if (this.switched) return 'switched';
+    if (this.secureSocket !== undefined) return 'tls';
+    return this.isOpen ? 'open' : 'connecting';
   }
 
   get isClosed(): boolean {
@@ -304,7 +319,8 @@ export class AmpConnection {
 
   /** Graceful close: queued bytes are flushed first; pending calls then fail with ConnectionDone. */
   close(): void {
-    if (this.closeReason !== undefined || this.connectionActor.getSnapshot().value === 'closing') return;
+    if (this.closeReason !== undefined || this.closeRequested) return;
+    this.closeRequested = true;
     this.connectionActor.send({ type: 'closeRequested' });
     this.flushCork();
     const transport = this.transport;
@@ -316,6 +332,7 @@ export class AmpConnection {
   abort(reason: Error = new ConnectionLostError('connection aborted')): void {
     if (this.closeReason !== undefined) return;
     this.failure ??= reason;
+    this.closeRequested = true;
     this.connectionActor.send({ type: 'closeRequested', reason: reason.message });
     this.transport.destroy();
   }
@@ -689,19 +706,24 @@ export class AmpConnection {
   private performUpgrade(): void {
     const upgrade = this.pendingUpgrade!;
     this.pendingUpgrade = undefined;
-    const leftover = this.decoder.takeUnparsed();
-    // The plaintext answer must be on the wire before the TLS handshake starts.
-    this.flushCork();
     const raw = this.transport;
+    // Stop consuming before flushing: over an in-memory pair the peer can react synchronously to our
+    // flushed answer, and its first bytes of the new protocol must stay on the transport.
     raw.off('data', this.onData);
     raw.pause();
+    // The plaintext answer must be on the wire before the TLS handshake starts.
+    this.flushCork();
+    const leftover = this.decoder.takeUnparsed();
+    const buffered: Buffer | null = raw.readableLength > 0 ? raw.read() : null;
+    if (buffered !== null) leftover.push(buffered);
+    // Back to "no consumer yet": bytes stay buffered, and the next protocol's first 'data' listener
+    // starts the flow (after an explicit pause() it would not).
+    (raw as { readableFlowing: boolean | null }).readableFlowing = null;
     if (upgrade.kind === 'switch') {
+      this.switched = true;
       this.connectionActor.send({ type: 'switched' });
       this.eventsSubject.next({ type: 'switched' });
       if (leftover.length > 0) raw.unshift(Buffer.concat(leftover));
-      // Back to "no consumer yet": bytes stay buffered, and the new protocol's first 'data' listener
-      // starts the flow (after an explicit pause() it would not).
-      (raw as { readableFlowing: boolean | null }).readableFlowing = null;
       upgrade.done(raw);
       return;
     }
@@ -759,6 +781,7 @@ export class AmpConnection {
   // ---------------------------------------------------------------- lifecycle
 
   private opened(): void {
+    this.isOpen = true;
     this.connectionActor.send({ type: 'connected' });
     const socket = this.transport as Partial<import('node:net').Socket>;
     this.logger.info(

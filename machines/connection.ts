@@ -30,6 +30,7 @@ export const connectionMachine = setup({
     connecting: {
       on: {
         connected: 'open',
+        closeRequested: { target: 'closing', actions: 'recordReason' },
         transportClosed: { target: 'closed', actions: 'recordReason' },
       },
     },
