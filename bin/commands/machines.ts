@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { allMachines } from '../../machines/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { toJson, toMermaid } from '../../machines/export.js';
+import { renderMachinesSection, replaceMachinesSection } from '../../machines/readme-section.js';
 
 /** `ampstate machines [--format mermaid|json] [NAME]`: every protocol machine, from its definition. */
 export function registerMachinesCommand(program: Command): void {
@@ -9,7 +11,13 @@ export function registerMachinesCommand(program: Command): void {
     .description('export the protocol state machines as Mermaid diagrams or JSON (Stately editor import)')
     .argument('[name]', `one machine: ${Object.keys(allMachines).join(', ')}`)
     .option('--format <format>', 'mermaid or json', 'mermaid')
-    .action((name: string | undefined, options: { format: string }) => {
+    .option('--write-readme <file>', 'regenerate the Machines section of a README in place')
+    .action((name: string | undefined, options: { format: string; writeReadme?: string }) => {
+      if (options.writeReadme !== undefined) {
+        const readme = readFileSync(options.writeReadme, 'utf8');
+        writeFileSync(options.writeReadme, replaceMachinesSection(readme, renderMachinesSection(allMachines)));
+        return;
+      }
       const names = name === undefined ? Object.keys(allMachines) : [name];
       const unknown = names.filter((each) => !(each in allMachines));
       if (unknown.length > 0) {
