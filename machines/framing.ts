@@ -1,0 +1,78 @@
+import { assign, setup } from 'xstate';
+import { MAX_KEY_LENGTH } from '../codec/box.js';
+
+/**
+ * One complete length-prefixed string as the receiver sees it. An over-long string in key position
+ * is reported as soon as its 2-byte prefix is read: Twisted gives up before the body arrives, so the
+ * body never becomes part of the stream's meaning.
+ */
+export interface FramingStringEvent {
+  readonly type: 'string';
+  readonly length: number;
+}
+
+export interface FramingContext {
+  /** Boxes handed to the dispatcher so far, empty ones included. */
+  readonly boxes: number;
+  /** Key/value pairs completed in the box being read (duplicate keys count every time). */
+  readonly pairs: number;
+}
+
+/**
+ * AMP's receive-side framing (spec §1.3, §1.4) as a statechart. `BoxDecoder` is the fast integer
+ * implementation of exactly this machine; model-based tests walk every path of this chart through
+ * the decoder, and the opt-in trace mode runs it next to the decoder to explain each byte.
+ */
+export const framingMachine = setup({
+  types: {
+    context: {} as FramingContext,
+    events: {} as FramingStringEvent,
+  },
+  guards: {
+    /** A zero-length key is the `00 00` terminator, not a key. */
+    isEmpty: ({ event }) => event.length === 0,
+    /** Twisted checks the key limit on the prefix alone and closes the connection. */
+    isKeyTooLong: ({ event }) => event.length > MAX_KEY_LENGTH,
+  },
+  actions: {
+    // Resetting here is enough: `init` is only ever entered at stream start or by a delivery.
+    deliverBox: assign({ boxes: ({ context }) => context.boxes + 1, pairs: 0 }),
+    countPair: assign({ pairs: ({ context }) => context.pairs + 1 }),
+  },
+}).createMachine({
+  id: 'ampFraming',
+  initial: 'init',
+  context: { boxes: 0, pairs: 0 },
+  states: {
+    // Stream start and between boxes. Kept apart from `key` because an empty string here delivers
+    // an empty box that did not exist before (Twisted's NoEmptyBoxes path), not a box with pairs.
+    init: {
+      on: {
+        string: [
+          { guard: 'isKeyTooLong', target: 'failed' },
+          { guard: 'isEmpty', target: 'init', actions: 'deliverBox' },
+          { target: 'value' },
+        ],
+      },
+    },
+    key: {
+      on: {
+        string: [
+          { guard: 'isKeyTooLong', target: 'failed' },
+          { guard: 'isEmpty', target: 'init', actions: 'deliverBox' },
+          { target: 'value' },
+        ],
+      },
+    },
+    // Any u16 length is a legal value, the empty one included, so there is nothing to guard.
+    value: {
+      on: {
+        string: { target: 'key', actions: 'countPair' },
+      },
+    },
+    // Twisted stops reading and closes the connection: nothing after the bad prefix is parsed.
+    failed: { type: 'final' },
+  },
+});
+
+export type FramingMachine = typeof framingMachine;

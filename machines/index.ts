@@ -1,0 +1,25 @@
+import type { AnyStateMachine } from 'xstate';
+import { connectionMachine } from './connection.js';
+import { framingMachine } from './framing.js';
+import { protocolSwitchMachine } from './protocol-switch.js';
+import { requestsMachine } from './requests.js';
+import { startTlsMachine } from './start-tls.js';
+import { workerSessionMachine } from './worker-session.js';
+
+export { framingMachine, type FramingMachine, type FramingContext, type FramingStringEvent } from './framing.js';
+export { connectionMachine, type ConnectionEvent } from './connection.js';
+export { requestsMachine, type RequestsEvent } from './requests.js';
+export { startTlsMachine, type StartTlsEvent } from './start-tls.js';
+export { protocolSwitchMachine, type ProtocolSwitchEvent } from './protocol-switch.js';
+export { workerSessionMachine, reconnectDelaySeconds, type WorkerSessionEvent } from './worker-session.js';
+export { toMermaid, toJson } from './export.js';
+
+/** Every protocol machine by name: what `ampstate machines` exports and the README diagrams show. */
+export const allMachines: Readonly<Record<string, AnyStateMachine>> = {
+  framing: framingMachine,
+  connection: connectionMachine,
+  requests: requestsMachine,
+  startTls: startTlsMachine,
+  protocolSwitch: protocolSwitchMachine,
+  workerSession: workerSessionMachine,
+};
