@@ -68,6 +68,10 @@ export function createFileUpload(args: CommandArguments, context: CommandContext
         await source?.close();
         await channel.closeWriter();
         if (keepstamp && times !== null) await channel.utime(times.accessTime, times.modifiedTime);
+      } catch (error) {
+        // With several blocks in flight, a block the master refused only surfaces here.
+        status.rc = 1;
+        throw error;
       } finally {
         status.report(context);
       }
