@@ -146,6 +146,9 @@ export class AmpConnection {
   private locked = false;
   private tlsQueue: Buffer[] | undefined;
   private tlsRequested = false;
+  /** The StartTLS request was refused: queued boxes stay queued for good, as in Twisted. */
+  private tlsRefused = false;
+  private tlsHandshake: 'none' | 'pending' | 'done' | 'failed' = 'none';
   private secureSocket: tls.TLSSocket | undefined;
   /** Bytes received since TLS started: a close before any means the peer refused our certificate. */
   private receivedSinceTls = -1;
@@ -210,6 +213,15 @@ export class AmpConnection {
     if (this.switched) return 'switched';
     if (this.secureSocket !== undefined) return 'tls';
     return this.isOpen ? 'open' : 'connecting';
+  }
+
+  /** StartTLS progress as the behaviour shows it (queueing, handshake), for model-based tests. */
+  get observedTlsState(): 'plain' | 'buffering' | 'wedged' | 'handshaking' | 'secure' | 'failed' {
+    if (this.tlsHandshake === 'done') return 'secure';
+    if (this.tlsHandshake === 'failed') return 'failed';
+    if (this.tlsHandshake === 'pending') return 'handshaking';
+    if (this.tlsQueue !== undefined) return this.tlsRefused ? 'wedged' : 'buffering';
+    return 'plain';
   }
 
   get isClosed(): boolean {
@@ -279,6 +291,7 @@ export class AmpConnection {
       this.tlsActor.send({ type: 'requested' });
       this.track(tag, StartTLS, {}, (box, isError) => {
         if (isError) {
+          this.tlsRefused = true;
           this.tlsActor.send({ type: 'refused' });
           reject(this.replyError(StartTLS, box));
           return;
@@ -755,6 +768,7 @@ export class AmpConnection {
     this.decoder = this.createDecoder();
     this.attach(secure);
     this.receivedSinceTls = 0;
+    this.tlsHandshake = 'pending';
     this.connectionActor.send({ type: 'tlsStarted' });
     const queued = this.tlsQueue ?? [];
     this.tlsQueue = undefined;
@@ -765,6 +779,7 @@ export class AmpConnection {
     secure.once(this.role === 'client' ? 'secureConnect' : 'secure', () => {
       if (handshakeSettled) return;
       handshakeSettled = true;
+      this.tlsHandshake = 'done';
       this.tlsActor.send({ type: 'handshakeDone' });
       this.eventsSubject.next({ type: 'tls', peerCertificate: this.peerCertificate });
       upgrade.done();
@@ -772,6 +787,7 @@ export class AmpConnection {
     secure.once('error', (error) => {
       if (handshakeSettled) return;
       handshakeSettled = true;
+      this.tlsHandshake = 'failed';
       this.tlsActor.send({ type: 'handshakeFailed' });
       upgrade.done(error);
     });
