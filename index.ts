@@ -36,4 +36,9 @@ export { createMemoryPair } from './actors/memory-pair.js';
 export { createPinoInspector } from './actors/pino-inspector.js';
 export type { TlsOptions, PeerCertificate } from './actors/tls-options.js';
 
+export * as master from './actors/master/index.js';
+export { WorkerSession, type WorkerSessionOptions } from './actors/worker/session.js';
+export { runWorkerDaemon, type WorkerDaemonOptions } from './actors/worker/daemon.js';
+export * as workerCommandImplementations from './actors/worker/commands/index.js';
+
 export * from './machines/index.js';

@@ -446,7 +446,11 @@ export class AmpConnection {
     const framing = this.framingActor;
     return new BoxDecoder({
       onBox: this.onBox,
-      onError: (error) => this.protocolFailure(error),
+      onError: (error) => {
+        // The decoder gives up on the prefix alone; the trace machine learns it from the same length.
+        framing?.send({ type: 'string', length: error.keyLength });
+        this.protocolFailure(error);
+      },
       onTrace: framing === undefined ? undefined : (trace: FramingTrace) => framing.send({ type: 'string', length: trace.length }),
     });
   }

@@ -19,6 +19,9 @@ export function encodeBox(box: OutgoingBox): Buffer {
   return encodeSortedPairs(keys, values, true);
 }
 
+/** Values up to this many bytes are copied by a JS loop rather than by utf8Write/set. */
+const SHORT_VALUE = 64;
+
 /**
  * The fast path for schemas: `keys` are already validated and sorted; an `undefined` value means
  * the pair is absent (an optional argument that was not given).
@@ -48,14 +51,21 @@ export function encodeSortedPairs(
     out[offset] = 0;
     out[offset + 1] = key.length;
     offset += 2;
-    offset += out.latin1Write(key, offset);
+    // Keys, tags, numbers and names are a few bytes: a plain loop beats a call into C++ for each.
+    for (let j = 0; j < key.length; j++) out[offset++] = key.charCodeAt(j);
     const length = lengths[i]!;
     out[offset] = length >>> 8;
     out[offset + 1] = length & 0xff;
     offset += 2;
-    if (typeof value === 'string') offset += out.utf8Write(value, offset);
-    else {
-      out.set(value, offset);
+    if (typeof value === 'string') {
+      // Its UTF-8 length equals its length only when it is all ASCII.
+      if (length === value.length && length <= SHORT_VALUE) {
+        for (let j = 0; j < length; j++) out[offset + j] = value.charCodeAt(j);
+        offset += length;
+      } else offset += out.utf8Write(value, offset);
+    } else {
+      if (length <= SHORT_VALUE) for (let j = 0; j < length; j++) out[offset + j] = value[j]!;
+      else out.set(value, offset);
       offset += length;
     }
   }

@@ -1,5 +1,8 @@
 import type { AnyStateMachine } from 'xstate';
 import { connectionMachine } from './connection.js';
+import { fileTransferMachine } from './file-transfer.js';
+import { masterConnectionMachine } from './master-connection.js';
+import { remoteCommandMachine } from './remote-command.js';
 import { framingMachine } from './framing.js';
 import { protocolSwitchMachine } from './protocol-switch.js';
 import { requestsMachine } from './requests.js';
@@ -12,6 +15,9 @@ export { requestsMachine, type RequestsEvent } from './requests.js';
 export { startTlsMachine, type StartTlsEvent } from './start-tls.js';
 export { protocolSwitchMachine, type ProtocolSwitchEvent } from './protocol-switch.js';
 export { workerSessionMachine, reconnectDelaySeconds, type WorkerSessionEvent } from './worker-session.js';
+export { masterConnectionMachine } from './master-connection.js';
+export { remoteCommandMachine } from './remote-command.js';
+export { fileTransferMachine } from './file-transfer.js';
 export { toMermaid, toJson } from './export.js';
 
 /** Every protocol machine by name: what `ampstate machines` exports and the README diagrams show. */
@@ -22,4 +28,7 @@ export const allMachines: Readonly<Record<string, AnyStateMachine>> = {
   startTls: startTlsMachine,
   protocolSwitch: protocolSwitchMachine,
   workerSession: workerSessionMachine,
+  masterConnection: masterConnectionMachine,
+  remoteCommand: remoteCommandMachine,
+  fileTransfer: fileTransferMachine,
 };

@@ -1,0 +1,183 @@
+/**
+ * The master's end of a download (spec §2.3): `read(maxLength)` hands out the next bytes of the
+ * source file, an empty block meaning end of file, and `close` ends it. Reads are serialised, so a
+ * worker that pipelines several (the transfer window) gets consecutive blocks in request order.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { Subject, type Observable } from 'rxjs';
+import { createActor, type Actor } from 'xstate';
+import { fileTransferMachine, type FileTransferEvent } from '../../machines/file-transfer.js';
+import type { Inspector } from '../amp-connection.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { assertPhysicallyInside, confinePath } from './confine.js';
+import { FileReaderImpl } from './connection-api.js';
+import { TransferSourceError, TransferStateError } from './errors.js';
+import type { TransferProgress } from './file-writer.js';
+
+export interface FileReaderOptions {
+  readonly source: string;
+  /** Confine the source to this directory (relative sources are taken from it). */
+  readonly masterBasedir?: string;
+  readonly inspect?: Inspector;
+  readonly logger?: Logger;
+}
+
+type Job<T> = () => Promise<T>;
+
+export class FileReader extends FileReaderImpl {
+  readonly source: string;
+  readonly actor: Actor<typeof fileTransferMachine>;
+  private readonly masterBasedir: string | undefined;
+  private readonly logger: Logger;
+  private readonly progress = new Subject<TransferProgress>();
+  private handle: FileHandle | undefined;
+  private opening: Promise<FileHandle> | undefined;
+  private size: number | undefined;
+  private offset = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Throws PathEscapeError at once if the source leaves `masterBasedir`. */
+  constructor(options: FileReaderOptions) {
+    super();
+    this.source = confinePath(options.source, options.masterBasedir);
+    this.masterBasedir = options.masterBasedir;
+    this.logger = (options.logger ?? defaultLogger).child({ component: 'FileReader', source: this.source });
+    this.actor = createActor(fileTransferMachine, { inspect: options.inspect }).start();
+  }
+
+  get progress$(): Observable<TransferProgress> {
+    return this.progress.asObservable();
+  }
+
+  get bytesRead(): number {
+    return this.offset;
+  }
+
+  /** The source size, once opened. */
+  get total(): number | undefined {
+    return this.size;
+  }
+
+  get state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  /**
+   * Opens the source now (downloads do, so a missing file fails before the worker is asked).
+   * Resolves with its size; rejects with TransferSourceError.
+   */
+  async open(): Promise<number> {
+    await this.ensureOpen();
+    return this.size as number;
+  }
+
+  read(maxLength: number): Promise<Buffer> {
+    return this.serial(async () => {
+      if (this.state === 'drained') return Buffer.alloc(0);
+      this.require('read', { type: 'block', bytes: 0 });
+      const handle = await this.guard(() => this.ensureOpen());
+      const length = Math.max(0, Math.floor(maxLength));
+      const block = Buffer.allocUnsafe(length);
+      let filled = 0;
+      await this.guard(async () => {
+        while (filled < length) {
+          const { bytesRead } = await handle.read(block, filled, length - filled, this.offset + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+      });
+      if (filled === 0 && length > 0) {
+        this.actor.send({ type: 'eof' });
+        return Buffer.alloc(0);
+      }
+      this.offset += filled;
+      this.actor.send({ type: 'block', bytes: filled });
+      this.progress.next(this.size === undefined ? { bytes: this.offset } : { bytes: this.offset, total: this.size });
+      return block.subarray(0, filled);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'closed') return;
+      this.require('close', { type: 'close' });
+      this.actor.send({ type: 'close' });
+      await this.releaseHandle();
+      this.actor.send({ type: 'closed' });
+      this.progress.complete();
+    });
+  }
+
+  /** Stops serving reads (the command ended without a close). */
+  cancel(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'transferring' || this.state === 'drained') this.actor.send({ type: 'cancel' });
+      await this.releaseHandle();
+      this.progress.complete();
+    });
+  }
+
+  remoteRead(maxLength: number): Promise<Buffer> {
+    return this.read(maxLength);
+  }
+
+  remoteClose(): Promise<void> {
+    return this.close();
+  }
+
+  private serial<T>(job: Job<T>): Promise<T> {
+    const result = this.tail.then(job);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private require(operation: string, event: FileTransferEvent): void {
+    if (!this.actor.getSnapshot().can(event)) throw new TransferStateError(operation, this.state);
+  }
+
+  private async guard<T>(work: Job<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (this.actor.getSnapshot().can({ type: 'fail', reason: '' })) this.actor.send({ type: 'fail', reason: (error as Error).message });
+      this.logger.warn({ err: error }, 'download failed');
+      await this.releaseHandle();
+      this.progress.complete();
+      throw error;
+    }
+  }
+
+  private ensureOpen(): Promise<FileHandle> {
+    if (this.handle !== undefined) return Promise.resolve(this.handle);
+    this.opening ??= (async () => {
+      try {
+        await assertPhysicallyInside(this.source, this.masterBasedir);
+      } catch (error) {
+        this.opening = undefined;
+        throw error;
+      }
+      try {
+        const handle = await open(this.source, 'r');
+        const stats = await handle.stat();
+        if (stats.isDirectory()) {
+          await handle.close();
+          throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${this.source}'`), { code: 'EISDIR' });
+        }
+        this.size = stats.size;
+        this.handle = handle;
+        return handle;
+      } catch (error) {
+        this.opening = undefined;
+        throw new TransferSourceError(this.source, { cause: error });
+      }
+    })();
+    return this.opening;
+  }
+
+  private async releaseHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    this.opening = undefined;
+    await handle?.close().catch(() => undefined);
+  }
+}

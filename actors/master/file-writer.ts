@@ -1,0 +1,259 @@
+/**
+ * The master's end of an upload (spec §2.2): blocks go to a temp file `buildbot-transfer-*` beside
+ * the destination, which close renames onto the destination (then chmods it); directory uploads
+ * unpack the temp tar into the destination instead. A transfer that is cancelled, fails, or whose
+ * command fails leaves nothing behind: the temp file is purged, and `purge` also removes a
+ * destination that was already renamed into place.
+ *
+ * Calls are serialised: the worker may pipeline several writes (the transfer window), and the file
+ * sees them strictly in arrival order.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Subject, type Observable } from 'rxjs';
+import { createActor, type Actor } from 'xstate';
+import { fileTransferMachine, type FileTransferEvent } from '../../machines/file-transfer.js';
+import type { Inspector } from '../amp-connection.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { assertPhysicallyInside, confinePath } from './confine.js';
+import { FileWriterImpl } from './connection-api.js';
+import { TransferStateError } from './errors.js';
+import { unpackArchive } from './unpack.js';
+
+export const TEMP_PREFIX = 'buildbot-transfer-';
+
+export interface TransferProgress {
+  /** Bytes moved so far. */
+  readonly bytes: number;
+  /** Total bytes, when known (a download's file size). */
+  readonly total?: number;
+}
+
+export interface FileWriterOptions {
+  /** The file to create (or, with `directory`, the directory to unpack into). */
+  readonly destination: string;
+  /** Data past this many bytes is cut off (the master's own limit, independent of the worker's). */
+  readonly maxsize?: number | null;
+  /** chmod applied to the destination file on close (not used by directory uploads). */
+  readonly mode?: number | null;
+  /** A directory upload: `unpack` extracts the received tar into `destination`. */
+  readonly directory?: boolean;
+  /** Confine the destination to this directory (relative destinations are taken from it). */
+  readonly masterBasedir?: string;
+  readonly inspect?: Inspector;
+  readonly logger?: Logger;
+}
+
+type Job<T> = () => Promise<T>;
+
+export class FileWriter extends FileWriterImpl {
+  /** The absolute destination. */
+  readonly destination: string;
+  readonly directory: boolean;
+  readonly actor: Actor<typeof fileTransferMachine>;
+  private readonly maxsize: number | null;
+  private readonly mode: number | null;
+  /** The confinement directory, if any. */
+  readonly masterBasedir: string | undefined;
+  private readonly logger: Logger;
+  private readonly progress = new Subject<TransferProgress>();
+  private handle: FileHandle | undefined;
+  private tempPath: string | undefined;
+  private pendingTimes: readonly [number, number] | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private written = 0;
+
+  /** Throws PathEscapeError at once if the destination leaves `masterBasedir`. */
+  constructor(options: FileWriterOptions) {
+    super();
+    this.destination = confinePath(options.destination, options.masterBasedir);
+    this.directory = options.directory ?? false;
+    this.maxsize = options.maxsize ?? null;
+    this.mode = options.mode ?? null;
+    this.masterBasedir = options.masterBasedir;
+    this.logger = (options.logger ?? defaultLogger).child({ component: 'FileWriter', destination: this.destination });
+    this.actor = createActor(fileTransferMachine, { inspect: options.inspect }).start();
+  }
+
+  /** One event per block written; completes (never errors) when the transfer ends, whichever way. */
+  get progress$(): Observable<TransferProgress> {
+    return this.progress.asObservable();
+  }
+
+  /** Bytes kept (after the maxsize cut). */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** transferring, closing, unpacking, closed, unpacked, failed, cancelled or purged. */
+  get state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  /** The temp file, while one exists (for tests and diagnostics). */
+  get temporaryPath(): string | undefined {
+    return this.tempPath;
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    return this.serial(async () => {
+      this.require('write', { type: 'block', bytes: data.length });
+      await this.guard(async () => {
+        const handle = await this.ensureOpen();
+        let block = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        if (this.maxsize !== null) block = block.subarray(0, Math.max(0, this.maxsize - this.written));
+        let offset = 0;
+        while (offset < block.length) {
+          const { bytesWritten } = await handle.write(block, offset, block.length - offset);
+          offset += bytesWritten;
+        }
+        this.written += block.length;
+        this.actor.send({ type: 'block', bytes: block.length });
+        this.progress.next({ bytes: this.written });
+      });
+    });
+  }
+
+  /** Sets the destination's times; before close they are kept and applied when it is renamed. */
+  utime(accessedModified: readonly [number, number]): Promise<void> {
+    return this.serial(async () => {
+      this.require('utime', { type: 'utime' });
+      if (this.state !== 'closed') {
+        this.pendingTimes = accessedModified;
+        return;
+      }
+      await this.guard(() => utimes(this.destination, accessedModified[0], accessedModified[1]));
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'closed') return;
+      this.require('close', { type: 'close' });
+      this.actor.send({ type: 'close' });
+      await this.guard(async () => {
+        const handle = await this.ensureOpen();
+        await handle.close();
+        this.handle = undefined;
+        // A directory upload that is closed rather than unpacked keeps its tar until cancelled.
+        if (this.directory) return;
+        await rename(this.tempPath as string, this.destination);
+        this.tempPath = undefined;
+        if (this.mode !== null) await chmod(this.destination, this.mode);
+        if (this.pendingTimes !== undefined) await utimes(this.destination, this.pendingTimes[0], this.pendingTimes[1]);
+      });
+      this.actor.send({ type: 'closed' });
+      if (!this.directory) this.progress.complete();
+    });
+  }
+
+  /** Directory uploads: finish the tar, check and extract it into the destination, delete it. */
+  unpack(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.directory) throw new TransferStateError('unpack', 'a file upload (unpack is for directory uploads)');
+      this.require('unpack', { type: 'unpack' });
+      this.actor.send({ type: 'unpack' });
+      await this.guard(async () => {
+        const handle = await this.ensureOpen();
+        await handle.close();
+        this.handle = undefined;
+        await unpackArchive(this.tempPath as string, this.destination);
+        await this.removeTemp();
+      });
+      this.actor.send({ type: 'unpacked' });
+      this.progress.complete();
+    });
+  }
+
+  /** The step's cancel: if never closed, the temp file is deleted. Safe to call at any time. */
+  cancel(): Promise<void> {
+    return this.serial(async () => {
+      if (this.state === 'transferring') this.actor.send({ type: 'cancel' });
+      await this.discardTemp();
+      this.progress.complete();
+    });
+  }
+
+  /** The command failed: drop the temp file and a destination file already renamed into place. */
+  purge(): Promise<void> {
+    return this.serial(async () => {
+      const state = this.state;
+      if (state === 'transferring') this.actor.send({ type: 'cancel' });
+      if (state === 'closed') {
+        this.actor.send({ type: 'purge' });
+        if (!this.directory) await rm(this.destination, { force: true });
+      }
+      await this.discardTemp();
+      this.progress.complete();
+    });
+  }
+
+  // FileWriterImpl: what the worker's calls reach through the connection's proxy.
+  remoteWrite(data: Buffer): Promise<void> {
+    return this.write(data);
+  }
+
+  remoteUtime(accessedModified: readonly [number, number]): Promise<void> {
+    return this.utime(accessedModified);
+  }
+
+  remoteUnpack(): Promise<void> {
+    return this.unpack();
+  }
+
+  remoteClose(): Promise<void> {
+    return this.close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private serial<T>(job: Job<T>): Promise<T> {
+    const result = this.tail.then(job);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private require(operation: string, event: FileTransferEvent): void {
+    if (!this.actor.getSnapshot().can(event)) throw new TransferStateError(operation, this.state);
+  }
+
+  /** Any I/O failure fails the transfer and removes the temp file before the error goes on. */
+  private async guard<T>(work: Job<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.actor.send({ type: 'fail', reason: (error as Error).message });
+      this.logger.warn({ err: error }, 'upload failed');
+      await this.discardTemp();
+      this.progress.complete();
+      throw error;
+    }
+  }
+
+  private async ensureOpen(): Promise<FileHandle> {
+    if (this.handle !== undefined) return this.handle;
+    // Beside the destination (for a directory, beside its root): same filesystem, so rename is atomic.
+    const parent = dirname(this.destination);
+    await assertPhysicallyInside(this.destination, this.masterBasedir);
+    await mkdir(parent, { recursive: true });
+    const name = `${TEMP_PREFIX}${this.directory ? `${basename(this.destination)}-` : ''}${randomBytes(6).toString('hex')}`;
+    const path = join(parent, name);
+    this.handle = await open(path, 'wx', 0o600);
+    this.tempPath = path;
+    return this.handle;
+  }
+
+  private async discardTemp(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close().catch(() => undefined);
+    await this.removeTemp();
+  }
+
+  private async removeTemp(): Promise<void> {
+    const path = this.tempPath;
+    this.tempPath = undefined;
+    if (path !== undefined) await rm(path, { force: true });
+  }
+}

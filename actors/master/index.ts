@@ -1,0 +1,69 @@
+/** The master side of the master/worker protocol (issue 4). */
+export {
+  CONNECTION_METHODS,
+  FileReaderImpl,
+  FileWriterImpl,
+  RemoteCommandImpl,
+  type BuilderList,
+  type Connection,
+  type ConnectionState,
+  type ImplClass,
+  type MasterOps,
+  type ProxyClass,
+  type ProxyTable,
+  type Subscription,
+  type UpdateEntry,
+  type WorkerInfo,
+  type WorkerOps,
+  type WorkerSettings,
+} from './connection-api.js';
+export {
+  BaseConnection,
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_WORKER_SETTINGS,
+  isConnectionGone,
+  withDeadline,
+  type BaseConnectionOptions,
+} from './base-connection.js';
+export { MasterConnection, type MasterConnectionOptions } from './master-connection.js';
+export { InMemoryConnection, type InMemoryConnectionOptions } from './in-memory-connection.js';
+export {
+  Listener,
+  DEFAULT_DUPLICATE_PING_TIMEOUT_MS,
+  DEFAULT_LOGIN_TIMEOUT_MS,
+  DEFAULT_MAX_TRANSFER_WINDOW,
+  NOT_AUTHENTICATED_MESSAGE,
+  type ListenerOptions,
+  type Registration,
+  type WorkerRegistration,
+  type WorkerRegistryEvent,
+} from './listener.js';
+export { COMMAND_ID_PROXIES, FileReaderProxy, FileWriterProxy, createArgsProxies } from './proxies.js';
+export { resolveCommandArgs, builderDirectory, TRANSFER_COMMAND_NAMES, type PathContext, type ResolvedCommand } from './paths.js';
+export { confinePath, assertPhysicallyInside } from './confine.js';
+export {
+  RemoteCommand,
+  nextCommandId,
+  type RemoteCommandOptions,
+  type RemoteCommandResult,
+  type RemoteUpdate,
+} from './remote-command.js';
+export { FileWriter, TEMP_PREFIX, type FileWriterOptions, type TransferProgress } from './file-writer.js';
+export { FileReader, type FileReaderOptions } from './file-reader.js';
+export { unpackArchive, detectCompression, type ArchiveCompression } from './unpack.js';
+export {
+  uploadFile,
+  uploadDirectory,
+  downloadFile,
+  DEFAULT_DIRECTORY_BLOCKSIZE,
+  DEFAULT_DOWNLOAD_BLOCKSIZE,
+  DEFAULT_UPLOAD_FILE_BLOCKSIZE,
+  type DownloadFileOptions,
+  type Transfer,
+  type TransferResult,
+  type UploadDirectoryOptions,
+  type UploadFileOptions,
+} from './transfers.js';
+export * from './results.js';
+export * from './errors.js';

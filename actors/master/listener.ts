@@ -1,0 +1,338 @@
+/**
+ * The master's AMP Listener for one endpoint (Buildbot's `protocols.base.Listener`): accepts
+ * transports, authenticates the worker's Login, settles duplicate names, and spawns a
+ * {@link MasterConnection} per worker. It owns the registrations (name → password) and publishes
+ * the registry of attached workers as an Observable.
+ *
+ * Login rules (spec §4, §6): until Login succeeds nothing else is answered but with "Worker not
+ * authenticated.", and the master sends nothing. Passwords are compared in constant time over
+ * their SHA-256 (an unknown name costs the same as a wrong password and gets the same answer).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { BehaviorSubject, Subject, concat, defer, of, type Observable } from 'rxjs';
+import {
+  Complete,
+  DownloadClose,
+  DownloadRead,
+  Login,
+  Update,
+  UploadClose,
+  UploadUnpack,
+  UploadUtime,
+  UploadWrite,
+} from '../../codec/protocols/worker-commands.js';
+import { LoginRefusedError, NotAuthenticatedError } from '../../codec/protocols/worker-errors.js';
+import { AmpConnection, type Inspector } from '../amp-connection.js';
+import { listen, type AmpServer } from '../connect.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { ResponderTable } from '../responders.js';
+import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, withDeadline } from './base-connection.js';
+import type { BuilderList, WorkerSettings } from './connection-api.js';
+import { MasterConnection } from './master-connection.js';
+
+export const NOT_AUTHENTICATED_MESSAGE = 'Worker not authenticated.';
+export const DEFAULT_DUPLICATE_PING_TIMEOUT_MS = 10_000;
+export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
+/** The largest transfer window the master grants (the worker asks; the smaller wins). */
+export const DEFAULT_MAX_TRANSFER_WINDOW = 16;
+
+export interface WorkerRegistration {
+  readonly password: string;
+  /** Sent in the handshake (remoteSetBuilderList), each builder then greeted with print "attached". */
+  readonly builders?: BuilderList;
+}
+
+export interface ListenerOptions {
+  /** A Twisted-style server endpoint (`tcp:0`, `tcp:9989:interface=127.0.0.1`, `ssl:…`, `unix:…`). */
+  readonly endpoint?: string;
+  /** Worker name → password (or a registration with builders). */
+  readonly registrations?: Readonly<Record<string, string | WorkerRegistration>>;
+  readonly logger?: Logger;
+  readonly inspect?: Inspector;
+  /** Keepalive interval once attached; 0 disables. Default 60 s. */
+  readonly keepaliveIntervalMs?: number;
+  /** Keepalive reply deadline; a worker that misses it is dropped. Default 30 s. */
+  readonly keepaliveTimeoutMs?: number;
+  /** How long the old connection of a duplicate name has to answer its ping. Default 10 s. */
+  readonly duplicatePingTimeoutMs?: number;
+  /** A transport that has not logged in by then is closed. Default 30 s; 0 disables. */
+  readonly loginTimeoutMs?: number;
+  /** The largest transfer window granted. Default 16. */
+  readonly maxTransferWindow?: number;
+  /** Output settings sent in the handshake; null sends none. */
+  readonly workerSettings?: WorkerSettings | null;
+  /** Refuse command paths resolving outside the builder directory. */
+  readonly confinePaths?: boolean;
+}
+
+export type WorkerRegistryEvent =
+  | { readonly type: 'snapshot'; readonly current: ReadonlyMap<string, MasterConnection> }
+  | { readonly type: 'attached'; readonly name: string; readonly connection: MasterConnection; readonly current: ReadonlyMap<string, MasterConnection> }
+  | {
+      readonly type: 'detached';
+      readonly name: string;
+      readonly connection: MasterConnection;
+      readonly reason: Error;
+      readonly current: ReadonlyMap<string, MasterConnection>;
+    };
+
+export interface Registration {
+  /** Refuses the worker from now on (and drops it if connected). */
+  unregister(): void;
+}
+
+interface StoredRegistration {
+  readonly hash: Buffer;
+  readonly builders: BuilderList | undefined;
+}
+
+function passwordHash(password: string): Buffer {
+  return createHash('sha256').update(password, 'utf8').digest();
+}
+
+/** Compared against when the name is unknown, so that case takes as long as a wrong password. */
+const UNKNOWN_NAME_HASH = passwordHash('\u0000no such worker\u0000');
+
+/** The worker → master commands, which before Login only get "Worker not authenticated.". */
+const WORKER_CALLS = [Update, Complete, UploadWrite, UploadUtime, UploadUnpack, UploadClose, DownloadRead, DownloadClose];
+
+export class Listener {
+  readonly logger: Logger;
+  private readonly options: ListenerOptions;
+  private readonly registrations = new Map<string, StoredRegistration>();
+  /** Every logged-in connection by name, attaching ones included (duplicates are checked here). */
+  private readonly connections = new Map<string, MasterConnection>();
+  private readonly attachedSubject = new BehaviorSubject<ReadonlyMap<string, MasterConnection>>(new Map());
+  private readonly events = new Subject<WorkerRegistryEvent>();
+  private readonly arbitration = new Map<string, Promise<void>>();
+  private readonly transports = new Set<AmpConnection>();
+  private server: AmpServer | undefined;
+  private stopped = false;
+
+  constructor(options: ListenerOptions = {}) {
+    this.options = options;
+    this.logger = (options.logger ?? defaultLogger).child({ component: 'Listener' });
+    for (const [name, registration] of Object.entries(options.registrations ?? {})) {
+      if (typeof registration === 'string') this.updateRegistration(name, registration);
+      else this.updateRegistration(name, registration.password, { builders: registration.builders });
+    }
+  }
+
+  /** Where the endpoint listens, once started. */
+  get address(): AmpServer['address'] | undefined {
+    return this.server?.address;
+  }
+
+  /** The attached workers now. */
+  get current(): ReadonlyMap<string, MasterConnection> {
+    return this.attachedSubject.value;
+  }
+
+  /** A snapshot first, then every attach and detach. Completes when the listener stops. */
+  get workers$(): Observable<WorkerRegistryEvent> {
+    return defer(() => concat(of<WorkerRegistryEvent>({ type: 'snapshot', current: this.current }), this.events));
+  }
+
+  async start(): Promise<AmpServer['address']> {
+    if (this.server !== undefined) return this.server.address;
+    if (this.options.endpoint === undefined) throw new TypeError('Listener.start() needs an endpoint');
+    this.server = await listen(this.options.endpoint, {
+      logger: this.logger,
+      inspect: this.options.inspect,
+      name: 'MasterListener',
+      responders: () => new ResponderTable(),
+      onConnection: (amp) => this.adopt(amp),
+    });
+    this.logger.info({ address: this.server.address }, 'listening for workers');
+    return this.server.address;
+  }
+
+  /** Stops listening and drops every worker. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const server = this.server;
+    this.server = undefined;
+    // A server's close waits for its sockets, so they are aborted first.
+    const closing = [...this.transports].map((amp) => {
+      amp.abort();
+      return amp.closed;
+    });
+    await Promise.all([server?.close(), ...closing]);
+    await Promise.all([...this.connections.values()].map((connection) => connection.detached));
+    this.events.complete();
+  }
+
+  /** Serves a transport that is already connected (an in-process pair, a socket from elsewhere). */
+  accept(transport: Duplex): AmpConnection {
+    const amp = new AmpConnection(transport, {
+      role: 'server',
+      logger: this.logger,
+      inspect: this.options.inspect,
+      name: 'MasterListener',
+      responders: new ResponderTable(),
+    });
+    this.adopt(amp);
+    return amp;
+  }
+
+  /** Adds a worker or changes its password (and builders); a connected worker stays connected. */
+  updateRegistration(name: string, password: string, options: { readonly builders?: BuilderList } = {}): Registration {
+    const previous = this.registrations.get(name);
+    this.registrations.set(name, { hash: passwordHash(password), builders: options.builders ?? previous?.builders });
+    return { unregister: () => this.unregister(name) };
+  }
+
+  /** Refuses `name` from now on and drops its connection if there is one. */
+  unregister(name: string): void {
+    this.registrations.delete(name);
+    const connection = this.connections.get(name);
+    if (connection !== undefined) {
+      this.logger.info({ worker: name }, 'worker unregistered; dropping its connection');
+      connection.loseConnection(new LoginRefusedError(`worker '${name}' was unregistered`));
+    }
+  }
+
+  // ---------------------------------------------------------------- login
+
+  private adopt(amp: AmpConnection): void {
+    if (this.stopped) {
+      amp.abort();
+      return;
+    }
+    this.transports.add(amp);
+    void amp.closed.then(() => this.transports.delete(amp));
+    const table = amp.responders;
+    for (const command of WORKER_CALLS) {
+      table.on(command, () => {
+        throw new NotAuthenticatedError(NOT_AUTHENTICATED_MESSAGE);
+      });
+    }
+    let loggedIn = false;
+    let loginStarted = false;
+    const loginTimeoutMs = this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
+    const loginTimer =
+      loginTimeoutMs > 0
+        ? setTimeout(() => {
+            if (!loggedIn) {
+              this.logger.info('no login in time; closing the transport');
+              amp.abort(new LoginRefusedError('no login in time'));
+            }
+          }, loginTimeoutMs)
+        : undefined;
+    loginTimer?.unref?.();
+    void amp.closed.then(() => clearTimeout(loginTimer));
+
+    table.on(Login, async ({ username, password, transferWindow }) => {
+      if (loginStarted) throw new LoginRefusedError(loggedIn ? 'already logged in' : 'a login is already in progress');
+      loginStarted = true;
+      try {
+        const connection = await this.login(amp, username, password, transferWindow);
+        loggedIn = true;
+        clearTimeout(loginTimer);
+        // After the answer is on the wire: the worker learns it is accepted before the first print.
+        setImmediate(() => this.runHandshake(connection));
+        return { transferWindow: connection.transferWindow };
+      } catch (error) {
+        this.logger.info({ worker: username, reason: (error as Error).message }, 'login refused');
+        // The refusal goes out first; then the transport is closed (the worker retries later).
+        setImmediate(() => amp.close());
+        throw error;
+      }
+    });
+  }
+
+  private async login(amp: AmpConnection, name: string, password: string, requestedWindow: number | undefined): Promise<MasterConnection> {
+    this.checkCredentials(name, password);
+    return this.arbitrate(name, async () => {
+      const old = this.connections.get(name);
+      if (old !== undefined) await this.settleDuplicate(name, old);
+      // The registration may have gone while we waited for the old connection.
+      const registration = this.registrations.get(name);
+      if (registration === undefined) throw new LoginRefusedError(`worker '${name}' was unregistered`);
+      if (amp.isClosed) throw new LoginRefusedError('the transport closed during login');
+      const maxWindow = this.options.maxTransferWindow ?? DEFAULT_MAX_TRANSFER_WINDOW;
+      const connection = new MasterConnection(amp, {
+        name,
+        logger: this.logger,
+        inspect: this.options.inspect,
+        keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+        keepaliveTimeoutMs: this.options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+        builders: registration.builders,
+        workerSettings: this.options.workerSettings,
+        confinePaths: this.options.confinePaths,
+        transferWindow: Math.max(1, Math.min(requestedWindow ?? 1, maxWindow)),
+      });
+      this.connections.set(name, connection);
+      connection.notifyOnDisconnect((reason) => this.onDetached(connection, reason));
+      return connection;
+    });
+  }
+
+  private checkCredentials(name: string, password: string): void {
+    const registration = this.registrations.get(name);
+    const supplied = passwordHash(password);
+    const matches = timingSafeEqual(supplied, registration?.hash ?? UNKNOWN_NAME_HASH);
+    if (registration === undefined || !matches) {
+      throw new LoginRefusedError(`login refused for worker '${name}': unknown name or wrong password`);
+    }
+  }
+
+  /** One login per name at a time, so two newcomers cannot both win against the same old one. */
+  private async arbitrate<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.arbitration.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const chained = previous.then(() => mine);
+    this.arbitration.set(name, chained);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.arbitration.get(name) === chained) this.arbitration.delete(name);
+    }
+  }
+
+  /**
+   * Buildbot's rule: ping the old connection. If it answers, it is alive and the newcomer is
+   * refused; if it fails or stays silent, it is dead: abort it and let the newcomer in.
+   */
+  private async settleDuplicate(name: string, old: MasterConnection): Promise<void> {
+    const timeoutMs = this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS;
+    let alive: boolean;
+    try {
+      await withDeadline(old.remotePrint('master got a duplicate connection'), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
+      alive = true;
+    } catch (error) {
+      alive = false;
+      this.logger.info({ worker: name, reason: (error as Error).message }, 'old connection failed its ping; accepting the new one');
+    }
+    if (alive) throw new LoginRefusedError(`worker '${name}' is already connected (its connection answered a ping)`);
+    old.loseConnection();
+    await old.detached;
+  }
+
+  private runHandshake(connection: MasterConnection): void {
+    connection.attach().then(
+      () => {
+        if (this.connections.get(connection.name) !== connection || connection.state !== 'attached') return;
+        const current = new Map(this.current);
+        current.set(connection.name, connection);
+        this.attachedSubject.next(current);
+        this.events.next({ type: 'attached', name: connection.name, connection, current });
+      },
+      (error: unknown) => this.logger.warn({ worker: connection.name, err: error }, 'handshake failed'),
+    );
+  }
+
+  private onDetached(connection: MasterConnection, reason: Error): void {
+    if (this.connections.get(connection.name) === connection) this.connections.delete(connection.name);
+    if (this.current.get(connection.name) !== connection) return;
+    const current = new Map(this.current);
+    current.delete(connection.name);
+    this.attachedSubject.next(current);
+    this.events.next({ type: 'detached', name: connection.name, connection, reason, current });
+  }
+}

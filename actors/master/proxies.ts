@@ -1,0 +1,75 @@
+/**
+ * The Proxy half of Buildbot's Impl vs Proxy split, for protocols without remote references (AMP,
+ * msgpack, in-memory): a proxy stands where an Impl was in a command's arguments, is kept by the
+ * connection under the command's id, and turns the worker's id-keyed calls back into Impl calls.
+ *
+ * A proxy serialises: each call starts only after the previous one settled. With a transfer window
+ * the worker has several writes or reads in flight, and the file must still see them in order.
+ */
+import { FileReaderImpl, FileWriterImpl, type ImplClass, type ProxyClass, type ProxyTable } from './connection-api.js';
+
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(job: () => T | Promise<T>): Promise<T> {
+    const result = this.tail.then(job);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export class FileWriterProxy {
+  private readonly queue = new SerialQueue();
+  constructor(readonly impl: FileWriterImpl) {}
+
+  write(data: Buffer): Promise<void> {
+    return this.queue.run(() => this.impl.remoteWrite(data));
+  }
+
+  utime(accessTime: number, modifiedTime: number): Promise<void> {
+    return this.queue.run(() => this.impl.remoteUtime([accessTime, modifiedTime]));
+  }
+
+  unpack(): Promise<void> {
+    return this.queue.run(() => this.impl.remoteUnpack());
+  }
+
+  close(): Promise<void> {
+    return this.queue.run(() => this.impl.remoteClose());
+  }
+}
+
+export class FileReaderProxy {
+  private readonly queue = new SerialQueue();
+  constructor(readonly impl: FileReaderImpl) {}
+
+  read(maxLength: number): Promise<Buffer> {
+    return this.queue.run(() => this.impl.remoteRead(maxLength));
+  }
+
+  close(): Promise<void> {
+    return this.queue.run(() => this.impl.remoteClose());
+  }
+}
+
+/** The proxies every id-keyed protocol uses. */
+export const COMMAND_ID_PROXIES: ProxyTable = new Map<ImplClass, ProxyClass>([
+  [FileWriterImpl, FileWriterProxy],
+  [FileReaderImpl, FileReaderProxy],
+]);
+
+/** Buildbot's `createArgsProxies`: a shallow copy with each Impl replaced by its Proxy. */
+export function createArgsProxies(args: Readonly<Record<string, unknown>>, proxies: ProxyTable): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(args)) {
+    let replaced = value;
+    for (const [implClass, proxyClass] of proxies) {
+      if (value instanceof implClass) {
+        replaced = new proxyClass(value);
+        break;
+      }
+    }
+    copy[key] = replaced;
+  }
+  return copy;
+}

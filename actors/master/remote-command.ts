@@ -1,0 +1,207 @@
+/**
+ * One command run on a worker (Buildbot's RemoteCommand, spec §2.1 and §4), driven by the
+ * remoteCommand machine. Every update the worker sends is published on `updates$`, known keys or
+ * not; the result says how it ended: `{ rc, updates, interrupted, failure }` plus Buildbot's result
+ * code.
+ *
+ * - Output may arrive after `rc` (the worker flushes buffers late); it is accepted until `complete`.
+ * - `interrupt(why)` asks the worker to stop; the command still ends with the worker's `complete`
+ *   and is CANCELLED whatever its rc.
+ * - If the worker disconnects, the command ends at once with a WorkerDisconnectedError (RETRY):
+ *   no `complete` can come any more.
+ *
+ * Buildbot's master waits about a second after `complete` for a missing `rc`, because PB could
+ * reorder them; one AMP connection delivers a command's updates and its complete in order, so here
+ * `complete` ends the command at once.
+ */
+import { Subject, type Observable } from 'rxjs';
+import { createActor, type Actor } from 'xstate';
+import type { UpdateEntry } from '../../codec/protocols/worker-commands.js';
+import { remoteCommandMachine, type RemoteCommandEvent } from '../../machines/remote-command.js';
+import type { Inspector } from '../amp-connection.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { isConnectionGone } from './base-connection.js';
+import { RemoteCommandImpl, type Connection, type Subscription } from './connection-api.js';
+import { CommandAlreadyRunError, RemoteCommandFailedError, WorkerDisconnectedError } from './errors.js';
+import { CANCELLED, DEFAULT_DECODE_RC, EXCEPTION, FAILURE, RETRY, type DecodeRc, type ResultCode } from './results.js';
+
+/** One `[key, value]` from the worker; `log` values are `[logName, text]`. */
+export interface RemoteUpdate {
+  readonly key: string;
+  readonly value: unknown;
+}
+
+export interface RemoteCommandResult {
+  /** The worker's rc; undefined if none was sent (Python's None). */
+  readonly rc: number | undefined;
+  /** Every non-output key (everything but stdout, stderr, header and rc), values in arrival order. */
+  readonly updates: Readonly<Record<string, unknown[]>>;
+  readonly interrupted: boolean;
+  /** Why it did not complete normally: the worker's failure, a refused start, or the disconnect. */
+  readonly failure: Error | undefined;
+  /** Buildbot's result: RETRY on disconnect, EXCEPTION on failure, CANCELLED if interrupted, else decodeRC. */
+  readonly results: ResultCode;
+  /** Collected output, when asked for. */
+  readonly stdout?: string;
+  readonly stderr?: string;
+}
+
+export interface RemoteCommandOptions {
+  readonly inspect?: Inspector;
+  readonly logger?: Logger;
+  /** rc → result (default: only 0 succeeds). */
+  readonly decodeRC?: DecodeRc;
+  readonly collectStdout?: boolean;
+  readonly collectStderr?: boolean;
+}
+
+const OUTPUT_KEYS = new Set(['stdout', 'stderr', 'header', 'rc']);
+let commandCounter = 0;
+
+/** Command ids are a decimal counter, as Buildbot's. */
+export function nextCommandId(): string {
+  return String(++commandCounter);
+}
+
+export class RemoteCommand extends RemoteCommandImpl {
+  readonly commandName: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly actor: Actor<typeof remoteCommandMachine>;
+  /** Settles once the command has ended, however it ended (never rejects). */
+  readonly result: Promise<RemoteCommandResult>;
+  /** Set by `run`. */
+  commandId: string | undefined;
+  builderName: string | undefined;
+
+  private readonly updatesSubject = new Subject<RemoteUpdate>();
+  private readonly logger: Logger;
+  private readonly decodeRC: DecodeRc;
+  private readonly collectStdout: boolean;
+  private readonly collectStderr: boolean;
+  private readonly collectedUpdates: Record<string, unknown[]> = {};
+  private stdout = '';
+  private stderr = '';
+  private rc: number | undefined;
+  private failure: Error | undefined;
+  private connection: Connection | undefined;
+  private subscription: Subscription | undefined;
+  private resolveResult!: (result: RemoteCommandResult) => void;
+
+  constructor(commandName: string, args: Readonly<Record<string, unknown>> = {}, options: RemoteCommandOptions = {}) {
+    super();
+    this.commandName = commandName;
+    this.args = args;
+    this.logger = (options.logger ?? defaultLogger).child({ component: 'RemoteCommand', command: commandName });
+    this.decodeRC = options.decodeRC ?? DEFAULT_DECODE_RC;
+    this.collectStdout = options.collectStdout ?? false;
+    this.collectStderr = options.collectStderr ?? false;
+    this.result = new Promise((resolve) => (this.resolveResult = resolve));
+    const machine = remoteCommandMachine.provide({
+      actions: {
+        sendInterrupt: ({ event }) => this.sendInterrupt(event.type === 'interrupt' ? event.why : ''),
+        // The snapshot is not updated yet while entry actions run: go by the event and context.
+        finish: ({ event, context }) => this.finish(event.type === 'disconnected', context.interrupted),
+      },
+    });
+    this.actor = createActor(machine, { inspect: options.inspect }).start();
+  }
+
+  /** Every update, as it arrives; completes when the command ends. Hot: subscribe before `run`. */
+  get updates$(): Observable<RemoteUpdate> {
+    return this.updatesSubject.asObservable();
+  }
+
+  /** idle, starting, running, interrupting, completed, failed or disconnected. */
+  get state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  get interrupted(): boolean {
+    return this.actor.getSnapshot().context.interrupted;
+  }
+
+  /** Starts the command on `connection` for `builderName`; resolves with the result when it ends. */
+  run(connection: Connection, builderName: string): Promise<RemoteCommandResult> {
+    if (this.state !== 'idle') return Promise.reject(new CommandAlreadyRunError(this.commandName));
+    this.connection = connection;
+    this.builderName = builderName;
+    this.commandId = nextCommandId();
+    this.subscription = connection.notifyOnDisconnect((reason) => {
+      if (this.failure === undefined) this.failure = new WorkerDisconnectedError(connection.name, { cause: reason });
+      this.send({ type: 'disconnected' });
+    });
+    this.send({ type: 'start' });
+    connection.remoteStartCommand(this, builderName, this.commandId, this.commandName, this.args).then(
+      () => this.send({ type: 'started' }),
+      (error: unknown) => {
+        if (isConnectionGone(error)) {
+          this.failure ??= new WorkerDisconnectedError(connection.name, { cause: error });
+          this.send({ type: 'disconnected' });
+          return;
+        }
+        this.failure ??= error as Error;
+        this.logger.warn({ err: error }, 'the worker refused the command');
+        this.send({ type: 'startFailed' });
+      },
+    );
+    return this.result;
+  }
+
+  /**
+   * Asks the worker to interrupt the command; the result still waits for its `complete`. A no-op
+   * before `run` and after the end, as in Buildbot.
+   */
+  async interrupt(why: string | Error): Promise<void> {
+    this.send({ type: 'interrupt', why: why instanceof Error ? why.message : why });
+  }
+
+  // RemoteCommandImpl: the worker's calls, routed here by the connection.
+  remoteUpdate(updates: readonly UpdateEntry[]): void {
+    for (const [key, value] of updates) {
+      if (key === 'rc') this.rc = typeof value === 'number' ? value : Number(value);
+      else if (key === 'stdout' && this.collectStdout) this.stdout += String(value);
+      else if (key === 'stderr' && this.collectStderr) this.stderr += String(value);
+      if (!OUTPUT_KEYS.has(key)) (this.collectedUpdates[key] ??= []).push(value);
+      this.updatesSubject.next({ key, value });
+    }
+  }
+
+  remoteComplete(failure: string | undefined): void {
+    if (failure !== undefined && failure !== '') this.failure ??= new RemoteCommandFailedError(this.commandName, failure);
+    this.send({ type: 'complete', failed: failure !== undefined && failure !== '' });
+  }
+
+  /** Events after the end (a late disconnect, a stray interrupt) are dropped, not warned about. */
+  private send(event: RemoteCommandEvent): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send(event);
+  }
+
+  private sendInterrupt(why: string): void {
+    const connection = this.connection;
+    if (connection === undefined || this.builderName === undefined || this.commandId === undefined) return;
+    connection.remoteInterruptCommand(this.builderName, this.commandId, why).catch((error: unknown) => {
+      // A lost connection ends the command through the disconnect notification anyway.
+      this.logger.info({ err: error }, 'interrupt could not be delivered');
+    });
+  }
+
+  private finish(disconnected: boolean, interrupted: boolean): void {
+    this.subscription?.unsubscribe();
+    let results: ResultCode;
+    if (disconnected) results = RETRY;
+    else if (this.failure !== undefined) results = EXCEPTION;
+    else if (interrupted) results = CANCELLED;
+    else results = this.decodeRC.get(this.rc ?? null) ?? FAILURE;
+    const result: RemoteCommandResult = {
+      rc: this.rc,
+      updates: this.collectedUpdates,
+      interrupted,
+      failure: this.failure,
+      results,
+      ...(this.collectStdout ? { stdout: this.stdout } : {}),
+      ...(this.collectStderr ? { stderr: this.stderr } : {}),
+    };
+    this.updatesSubject.complete();
+    this.resolveResult(result);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The demo farm: a master and two ampstate workers on loopback run a small build job each: mkdir,
+ * a shell build with streamed output, an artifact file and a directory uploaded, a file
+ * downloaded, and a long command interrupted. Live progress, then a summary.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import type { Inspector } from '../../actors/amp-connection.js';
+import { Listener, RemoteCommand, downloadFile, uploadDirectory, uploadFile, type MasterConnection } from '../../actors/master/index.js';
+import { WorkerSession } from '../../actors/worker/session.js';
+
+const WORKERS = ['worker-1', 'worker-2'];
+const BUILDER = 'build';
+const cli = fileURLToPath(new URL('../../../bin/ampstate.js', import.meta.url));
+const colors = ['\x1b[36m', '\x1b[35m'];
+const reset = '\x1b[0m';
+const tty = process.stdout.isTTY;
+
+function say(worker: string, text: string): void {
+  const index = WORKERS.indexOf(worker);
+  const tag = tty ? `${colors[index] ?? ''}[${worker}]${reset}` : `[${worker}]`;
+  for (const line of text.replace(/\n$/, '').split('\n')) process.stdout.write(`${tag} ${line}\n`);
+}
+
+interface StepOutcome {
+  readonly worker: string;
+  readonly step: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+const BUILD_SCRIPT = [
+  'echo "compiling $(hostname) in $PWD"',
+  'for part in parser codec machines actors; do echo "  [cc] $part"; sleep 0.2; done',
+  'mkdir -p out/docs',
+  'echo "app built by $WORKERNAME" > out/app.txt',
+  'for page in index api machines; do echo "# $page" > out/docs/$page.md; done',
+  'echo "link: out/app.txt ($(wc -c < out/app.txt) bytes)"',
+].join('\n');
+
+async function runJob(connection: MasterConnection, worker: string, masterDir: string, inspect: Inspector | undefined): Promise<StepOutcome[]> {
+  const outcomes: StepOutcome[] = [];
+  const record = (step: string, ok: boolean, detail: string) => {
+    outcomes.push({ worker, step, ok, detail });
+    say(worker, `${ok ? '✔' : '✘'} ${step}: ${detail}`);
+  };
+  const shell = async (step: string, command: string, env: Record<string, string> = {}) => {
+    const remote = new RemoteCommand('shell', { command, workdir: 'build', env, logEnviron: false, timeout: 60 }, { inspect });
+    remote.updates$.subscribe(({ key, value }) => {
+      if (key === 'stdout' || key === 'stderr') say(worker, String(value));
+    });
+    const result = await remote.run(connection, BUILDER);
+    record(step, result.rc === 0 && result.failure === undefined, `rc=${result.rc}`);
+    return result;
+  };
+
+  const mkdir = await new RemoteCommand('mkdir', { dir: 'build/out' }, { inspect }).run(connection, BUILDER);
+  record('mkdir', mkdir.rc === 0, `rc=${mkdir.rc}`);
+
+  await shell('build', BUILD_SCRIPT, { WORKERNAME: worker });
+
+  const artifact = uploadFile(connection, {
+    builderName: BUILDER,
+    workersrc: 'out/app.txt',
+    masterdest: join(masterDir, 'artifacts', worker, 'app.txt'),
+    masterBasedir: masterDir,
+    inspect,
+  });
+  const uploaded = await artifact.result;
+  record('upload artifact', uploaded.rc === 0, `${uploaded.bytes} bytes → ${uploaded.path}`);
+
+  const docs = uploadDirectory(connection, {
+    builderName: BUILDER,
+    workersrc: 'out/docs',
+    masterdest: join(masterDir, 'artifacts', worker, 'docs'),
+    masterBasedir: masterDir,
+    compress: 'gz',
+    inspect,
+  });
+  const unpacked = await docs.result;
+  const pages = existsSync(unpacked.path) ? readdirSync(unpacked.path).sort().join(', ') : 'nothing';
+  record('upload docs', unpacked.rc === 0, `${unpacked.bytes} bytes of tar.gz, unpacked: ${pages}`);
+
+  const config = downloadFile(connection, {
+    builderName: BUILDER,
+    mastersrc: join(masterDir, 'farm.cfg'),
+    workerdest: 'farm.cfg',
+    masterBasedir: masterDir,
+    mode: 0o640,
+    inspect,
+  });
+  const downloaded = await config.result;
+  record('download config', downloaded.rc === 0, `${downloaded.bytes} bytes`);
+  await shell('use config', 'cat farm.cfg');
+
+  const long = new RemoteCommand('shell', { command: 'echo "waiting for a very slow test..."; sleep 30', workdir: 'build', logEnviron: false }, { inspect });
+  long.updates$.subscribe(({ key, value }) => {
+    if (key === 'stdout') say(worker, String(value));
+  });
+  const running = long.run(connection, BUILDER);
+  setTimeout(() => void long.interrupt('the demo does not wait 30 seconds'), 800);
+  const interrupted = await running;
+  record('interrupt long command', interrupted.interrupted, `interrupted=${interrupted.interrupted} rc=${interrupted.rc}`);
+  return outcomes;
+}
+
+export interface FarmOptions {
+  /** An xstate inspector that sees every machine of the master (and of in-process workers). */
+  readonly inspect?: Inspector;
+  /** Run the workers as WorkerSession actors in this process instead of `ampstate worker` children. */
+  readonly inProcessWorkers?: boolean;
+}
+
+/** Runs the demo; resolves with the exit code (0 when every step worked). */
+export async function runFarm({ inspect, inProcessWorkers = false }: FarmOptions = {}): Promise<number> {
+  const root = mkdtempSync(join(tmpdir(), 'ampstate-farm-'));
+  const masterDir = join(root, 'master');
+  const children: ChildProcess[] = [];
+  const sessions: WorkerSession[] = [];
+  const listener = new Listener({
+    endpoint: 'tcp:0',
+    inspect,
+    registrations: Object.fromEntries(WORKERS.map((name) => [name, { password: `secret-${name}`, builders: [[BUILDER, BUILDER]] as const }])),
+  });
+  try {
+    const address = await listener.start();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    process.stdout.write(`master listening on tcp:127.0.0.1:${port}\n`);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(masterDir, { recursive: true });
+    writeFileSync(join(masterDir, 'farm.cfg'), 'optimise = true\nretries = 2\n');
+
+    const attached = firstValueFrom(
+      listener.workers$.pipe(
+        filter((event) => event.type === 'attached'),
+        take(WORKERS.length),
+        toArray(),
+      ),
+    );
+    for (const name of WORKERS) {
+      const basedir = join(root, name);
+      mkdirSync(basedir, { recursive: true });
+      if (inProcessWorkers) {
+        const session = new WorkerSession({ master: `tcp:127.0.0.1:${port}`, name, password: `secret-${name}`, basedir, inspect });
+        session.start();
+        sessions.push(session);
+        process.stdout.write(`started ${name} in this process\n`);
+        continue;
+      }
+      const passwordFile = join(root, `${name}.password`);
+      writeFileSync(passwordFile, `secret-${name}\n`);
+      const child = spawn(
+        process.execPath,
+        [cli, 'worker', '--master', `tcp:127.0.0.1:${port}`, '--name', name, '--password-file', passwordFile, '--basedir', basedir],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr?.on('data', () => {});
+      children.push(child);
+      process.stdout.write(`started ${name} (pid ${child.pid})\n`);
+    }
+    const timeout = setTimeout(() => {
+      process.stderr.write('workers did not attach within 20 s\n');
+      process.exit(1);
+    }, 20_000);
+    await attached;
+    clearTimeout(timeout);
+    const connections = WORKERS.map((name) => listener.current.get(name)!);
+    for (const connection of connections) {
+      const info = await connection.remoteGetWorkerInfo();
+      say(connection.name, `attached: ${String(info.system)} worker ${String(info.version)} with ${String(info.numcpus)} cpus`);
+    }
+
+    const results = (await Promise.all(connections.map((connection) => runJob(connection, connection.name, masterDir, inspect)))).flat();
+
+    process.stdout.write('\nsummary\n');
+    for (const outcome of results) {
+      process.stdout.write(`  ${outcome.ok ? 'ok  ' : 'FAIL'}  ${outcome.worker.padEnd(9)} ${outcome.step.padEnd(22)} ${outcome.detail}\n`);
+    }
+    const artifactText = WORKERS.map((name) => readFileSync(join(masterDir, 'artifacts', name, 'app.txt'), 'utf8').trim());
+    process.stdout.write(`  artifacts: ${artifactText.join(' | ')}\n`);
+    const failed = results.filter((outcome) => !outcome.ok).length;
+    process.stdout.write(failed === 0 ? `\nall ${results.length} steps succeeded\n` : `\n${failed} of ${results.length} steps failed\n`);
+
+    await Promise.all(connections.map((connection) => connection.remoteShutdown().catch(() => undefined)));
+    return failed === 0 ? 0 : 1;
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(sessions.map((session) => session.stop()));
+    await listener.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,4 @@
+import { connectionContract } from './connection-contract.js';
+import { inMemoryFactory } from './harnesses.js';
+
+connectionContract('InMemoryConnection', inMemoryFactory);

@@ -1,0 +1,66 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PathEscapeError, TransferSourceError, TransferStateError } from '../../actors/master/errors.js';
+import { FileReader } from '../../actors/master/file-reader.js';
+
+let root: string;
+let base: string;
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'ampstate-reader-'));
+  base = join(root, 'master');
+  mkdirSync(base);
+});
+
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('FileReader', () => {
+  it('hands out blocks of at most maxLength, then empty at end of file, and reports progress', async () => {
+    const content = Buffer.from('0123456789abcdefghij!');
+    writeFileSync(join(base, 'src.bin'), content);
+    const reader = new FileReader({ source: 'src.bin', masterBasedir: base });
+    const progress: Array<{ bytes: number; total?: number }> = [];
+    reader.progress$.subscribe((event) => progress.push(event));
+    expect(await reader.open()).toBe(21);
+    const blocks: string[] = [];
+    for (;;) {
+      const block = await reader.read(8);
+      if (block.length === 0) break;
+      blocks.push(block.toString());
+    }
+    expect(blocks).toEqual(['01234567', '89abcdef', 'ghij!']);
+    await expect(reader.read(8)).resolves.toHaveLength(0);
+    expect(progress).toEqual([
+      { bytes: 8, total: 21 },
+      { bytes: 16, total: 21 },
+      { bytes: 21, total: 21 },
+    ]);
+    await reader.close();
+    expect(reader.state).toBe('closed');
+    await expect(reader.read(8)).rejects.toBeInstanceOf(TransferStateError);
+  });
+
+  it('serves concurrent reads in call order', async () => {
+    writeFileSync(join(base, 'src'), Buffer.from('aaaabbbbccccdd'));
+    const reader = new FileReader({ source: join(base, 'src') });
+    const blocks = await Promise.all([reader.read(4), reader.read(4), reader.read(4), reader.read(4), reader.read(4)]);
+    expect(blocks.map(String)).toEqual(['aaaa', 'bbbb', 'cccc', 'dd', '']);
+  });
+
+  it('a missing source or a directory fails with TransferSourceError', async () => {
+    const missing = new FileReader({ source: join(base, 'nope') });
+    const error = await missing.open().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TransferSourceError);
+    expect((error as Error).message).toBe(`Cannot open file '${join(base, 'nope')}' for download`);
+    await expect(new FileReader({ source: base }).read(10)).rejects.toBeInstanceOf(TransferSourceError);
+  });
+
+  it('refuses sources outside masterBasedir, lexically and through symlinks', async () => {
+    writeFileSync(join(root, 'secret'), 'secret');
+    expect(() => new FileReader({ source: '../secret', masterBasedir: base })).toThrow(PathEscapeError);
+    symlinkSync(join(root, 'secret'), join(base, 'innocent'));
+    await expect(new FileReader({ source: 'innocent', masterBasedir: base }).read(10)).rejects.toBeInstanceOf(PathEscapeError);
+  });
+});
