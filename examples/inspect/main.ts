@@ -25,3 +25,5 @@ try {
   inspector.stop();
   server.stop();
 }
+// An open viewer tab keeps its WebSocket to the bridge alive; the demo is over, so leave anyway.
+process.exit();
