@@ -7,6 +7,7 @@ export { classifyBox, type BoxKind } from './classify-box.js';
 export { CompiledSchema, type Schema, type Decoded, type Encodable } from './schema.js';
 export * from './command.js';
 export { pythonBytesRepr } from './python-repr.js';
+export { pythonIdentifier } from './python-names.js';
 export { formatPythonFloat, parsePythonFloat } from './types/python-float.js';
 export { parsePythonInt, PYTHON_INT_MAX_STR_DIGITS } from './types/python-int.js';
 export * as amp from './types/index.js';

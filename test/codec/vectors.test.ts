@@ -199,3 +199,14 @@ function normalise(value: unknown): unknown {
   }
   return value;
 }
+
+describe('wire names', () => {
+  it('are the schema keys; Twisted responders see them renamed', async () => {
+    const { pythonIdentifier } = await import('../../codec/index.js');
+    expect(pythonIdentifier('foo-bar')).toBe('foo_bar');
+    expect(pythonIdentifier('from')).toBe('From');
+    expect(pythonIdentifier('print')).toBe('Print');
+    expect(pythonIdentifier('count')).toBe('count');
+    expect(Types.decodeArguments(decodeOne(Types.encodeRequest('1', { 'foo-bar': 6n })))['foo-bar']).toBe(6n);
+  });
+});
