@@ -19,6 +19,9 @@ export function encodeBox(box: OutgoingBox): Buffer {
   return encodeSortedPairs(keys, values, true);
 }
 
+/** Byte lengths of the values being encoded; reused because encoding never re-enters itself here. */
+const lengthScratch: number[] = [];
+
 /** Values up to this many bytes are copied by a JS loop rather than by utf8Write/set. */
 const SHORT_VALUE = 64;
 
@@ -32,7 +35,7 @@ export function encodeSortedPairs(
   checkKeys = false,
 ): Buffer {
   let total = 2;
-  const lengths = new Array<number>(keys.length);
+  const lengths = lengthScratch;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
     if (checkKeys) checkKey(keys[i]!);

@@ -45,6 +45,7 @@ export class CompiledSchema<S extends Schema> {
   /** For each sorted key: index into `slots`, or -(1 + reserved index). */
   private readonly layout: readonly number[];
   private readonly declared: ReadonlySet<string>;
+  private readonly scratch: (WireValue | undefined)[];
 
   constructor(
     readonly owner: string,
@@ -62,6 +63,7 @@ export class CompiledSchema<S extends Schema> {
     this.declared = new Set(slots.map((slot) => slot.name));
     const keys = [...slots.map((slot) => slot.name), ...reservedKeys].sort(compareKeys);
     this.sortedKeys = keys;
+    this.scratch = new Array<WireValue | undefined>(keys.length).fill(undefined);
     this.layout = keys.map((key) => {
       const reserved = reservedKeys.indexOf(key);
       return reserved >= 0 ? -(1 + reserved) : slots.findIndex((slot) => slot.name === key);
@@ -75,7 +77,8 @@ export class CompiledSchema<S extends Schema> {
       if (!this.declared.has(key) && given[key] !== undefined) throw new UnknownArgumentError(this.owner, key);
     }
     const layout = this.layout;
-    const wire = new Array<WireValue | undefined>(layout.length);
+    // Reused across calls: encoding is synchronous and a nested AmpList has a schema of its own.
+    const wire = this.scratch;
     for (let i = 0; i < layout.length; i++) {
       const index = layout[i]!;
       if (index < 0) {
@@ -86,6 +89,7 @@ export class CompiledSchema<S extends Schema> {
       const value = given[slot.name];
       if (value === undefined || value === null) {
         if (!slot.optional) throw new MissingArgumentError(this.owner, slot.name);
+        wire[i] = undefined;
         continue;
       }
       try {
@@ -94,7 +98,11 @@ export class CompiledSchema<S extends Schema> {
         throw new InvalidArgumentError(this.owner, slot.name, error);
       }
     }
-    return encodeSortedPairs(this.sortedKeys, wire);
+    try {
+      return encodeSortedPairs(this.sortedKeys, wire);
+    } finally {
+      wire.fill(undefined);
+    }
   }
 
   /** Reads the declared keys of a box; undeclared extra keys are ignored, as Twisted does. */

@@ -57,7 +57,7 @@ describe('transports', () => {
     const port = (server.address as { port: number }).port;
     const strings: number[] = [];
     const inspect = (event: InspectionEvent) => {
-      if (event.type === '@xstate.event' && event.event.type === 'string') strings.push((event.event as { length: number }).length);
+      if (event.type === '@xstate.event' && event.event.type === 'string') strings.push((event.event as unknown as { length: number }).length);
     };
     const connection = await connect(`tls:host=127.0.0.1:port=${port}:trustRoots=${join(dir, 'ca.pem')}`, { traceFraming: true, inspect });
     expect(await connection.callRemote(Hello, { count: 3, name: Buffer.from('tls') })).toEqual({ greeting: 'hi tls x3 é' });
