@@ -121,7 +121,8 @@ export class AmpConnection {
 
   private transport: Duplex;
   private decoder: BoxDecoder;
-  private readonly outstanding = new Map<string, PendingCall>();
+  /** Keyed by the tag's number: answers are matched without building a string per answer. */
+  private readonly outstanding = new Map<number, PendingCall>();
   private tagCounter = 0;
   private readonly eventsSubject = new Subject<AmpConnectionEvent>();
   private readonly className: string;
@@ -249,14 +250,14 @@ export class AmpConnection {
    * synchronously and consume a tag; a fire-and-forget command resolves once written.
    */
   callRemote<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
-    const tag = this.nextTag();
+    const tag = ++this.tagCounter;
     if (!command.requiresAnswer) {
       if (this.closeReason !== undefined) return RESOLVED_EMPTY;
       this.sendBox(command.encodeRequest(undefined, args));
       return RESOLVED_EMPTY;
     }
     if (this.closeReason !== undefined) return Promise.reject(this.closeReason);
-    this.sendBox(command.encodeRequest(tag, args));
+    this.sendBox(command.encodeRequest(tag.toString(16), args));
     return this.track(tag, command, options);
   }
 
@@ -266,11 +267,11 @@ export class AmpConnection {
     fields: Readonly<Record<string, string | Uint8Array>> = {},
     options: CallOptions & { readonly requiresAnswer?: boolean } = {},
   ): Promise<AmpBox> {
-    const tag = this.nextTag();
+    const tag = ++this.tagCounter;
     const wantsAnswer = options.requiresAnswer ?? true;
     if (this.closeReason !== undefined) return wantsAnswer ? Promise.reject(this.closeReason) : RESOLVED_EMPTY;
     const box: Record<string, string | Uint8Array> = { ...fields, [COMMAND]: Buffer.from(name, 'latin1') };
-    if (wantsAnswer) box[ASK] = tag;
+    if (wantsAnswer) box[ASK] = tag.toString(16);
     this.sendBox(encodeBox(box));
     return wantsAnswer ? this.track(tag, undefined, options) : RESOLVED_EMPTY;
   }
@@ -285,8 +286,8 @@ export class AmpConnection {
     this.tlsRequested = true;
     const tlsOptions = this.role === 'server' && options.cert === undefined ? { ...options, ...(await temporaryServerCertificate()) } : options;
     return new Promise((resolve, reject) => {
-      const tag = this.nextTag();
-      this.sendBox(StartTLS.encodeRequest(tag, {}));
+      const tag = ++this.tagCounter;
+      this.sendBox(StartTLS.encodeRequest(tag.toString(16), {}));
       this.tlsQueue = [];
       this.tlsActor.send({ type: 'requested' });
       this.track(tag, StartTLS, {}, (box, isError) => {
@@ -313,8 +314,8 @@ export class AmpConnection {
    */
   switchProtocol<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>): Promise<Duplex> {
     return new Promise((resolve, reject) => {
-      const tag = this.nextTag();
-      this.sendBox(command.encodeRequest(tag, args));
+      const tag = ++this.tagCounter;
+      this.sendBox(command.encodeRequest(tag.toString(16), args));
       this.locked = true;
       this.switchActor.send({ type: 'requested' });
       this.track(tag, command, {}, (box, isError) => {
@@ -375,11 +376,7 @@ export class AmpConnection {
 
   // ---------------------------------------------------------------- sending
 
-  private nextTag(): string {
-    return (++this.tagCounter).toString(16);
-  }
-
-  private track(tag: string, command: Command<any, any> | undefined, options?: CallOptions, onReply?: PendingCall['onReply']): Promise<any> {
+  private track(tag: number, command: Command<any, any> | undefined, options?: CallOptions, onReply?: PendingCall['onReply']): Promise<any> {
     return new Promise((resolve, reject) => {
       const pending: PendingCall = { command, resolve, reject, onReply };
       this.outstanding.set(tag, pending);
@@ -489,11 +486,12 @@ export class AmpConnection {
 
   private onReply(box: AmpBox, isError: boolean): void {
     const tagBytes = box.get(isError ? ERROR : ANSWER)!;
-    const tag = tagBytes.latin1Slice(0, tagBytes.length);
-    const pending = this.outstanding.get(tag);
+    const tag = parseTag(tagBytes);
+    const pending = tag < 0 ? undefined : this.outstanding.get(tag);
     if (pending === undefined) {
-      this.requestsActor.send({ type: 'reply', tag, known: false });
-      this.protocolFailure(new UnknownTagError(tag));
+      const text = tagBytes.latin1Slice(0, tagBytes.length);
+      this.requestsActor.send({ type: 'reply', tag: text, known: false });
+      this.protocolFailure(new UnknownTagError(text));
       return;
     }
     this.outstanding.delete(tag);
@@ -528,8 +526,8 @@ export class AmpConnection {
   private onCommand(box: AmpBox): void {
     const nameBytes = box.get(COMMAND)!;
     const name = nameBytes.latin1Slice(0, nameBytes.length);
-    const askBytes = box.get(ASK);
-    const tag = askBytes === undefined ? undefined : askBytes.latin1Slice(0, askBytes.length);
+    // Echoed verbatim in the answer, so the bytes serve as they are.
+    const tag = box.get(ASK);
     const typed = this.responders.typedFor(name) ?? (name === StartTLS.name ? this.defaultStartTls : undefined);
     if (typed !== undefined) {
       this.runTyped(typed, box, tag);
@@ -551,7 +549,7 @@ export class AmpConnection {
     handler: () => new TlsAnswer(this.options.tls ?? {}),
   };
 
-  private runTyped(entry: TypedEntry, box: AmpBox, tag: string | undefined): void {
+  private runTyped(entry: TypedEntry, box: AmpBox, tag: Uint8Array | undefined): void {
     let result;
     try {
       result = entry.handler(entry.command.decodeArguments(box), { box });
@@ -570,7 +568,7 @@ export class AmpConnection {
     }
   }
 
-  private runRaw(handler: RawResponder, name: string, box: AmpBox, tag: string | undefined): void {
+  private runRaw(handler: RawResponder, name: string, box: AmpBox, tag: Uint8Array | undefined): void {
     const answer = (fields: OutgoingBox) => {
       if (tag === undefined) return;
       const reply = new Map(fields instanceof Map ? fields : Object.entries(fields));
@@ -606,7 +604,7 @@ export class AmpConnection {
     );
   }
 
-  private respondWithValue(command: Command<any, any>, tag: string | undefined, value: unknown): void {
+  private respondWithValue(command: Command<any, any>, tag: Uint8Array | undefined, value: unknown): void {
     if (value instanceof TlsAnswer) {
       void this.answerStartTls(tag, value.options);
       return;
@@ -634,7 +632,7 @@ export class AmpConnection {
     this.sendAnswer(bytes);
   }
 
-  private async answerStartTls(tag: string | undefined, options: TlsOptions): Promise<void> {
+  private async answerStartTls(tag: Uint8Array | undefined, options: TlsOptions): Promise<void> {
     if (this.tlsRequested) {
       this.respondWithError(undefined, tag, new OnlyOneTLSError());
       return;
@@ -653,7 +651,7 @@ export class AmpConnection {
    * Declared errors are sent with their code (fatal ones then close); anything else is UNKNOWN and
    * closes, as does any failure of a fire-and-forget command (spec §2.4, §2.5).
    */
-  private respondWithError(command: Command<any, any> | undefined, tag: string | undefined, error: unknown): void {
+  private respondWithError(command: Command<any, any> | undefined, tag: Uint8Array | undefined, error: unknown): void {
     const mapping = command?.errorMappingOf(error);
     if (tag === undefined) {
       this.unhandledFailure(error);
@@ -836,6 +834,25 @@ export class AmpConnection {
     this.eventsSubject.complete();
     this.resolveClosed(reason);
   };
+}
+
+/**
+ * The number of one of our tags (lower-case hex, no leading zero, as we write them), or -1 for
+ * bytes we could never have sent.
+ */
+function parseTag(bytes: Buffer): number {
+  const length = bytes.length;
+  if (length === 0 || length > 12 || bytes[0] === 0x30) return -1;
+  let value = 0;
+  for (let i = 0; i < length; i++) {
+    const byte = bytes[i]!;
+    let digit: number;
+    if (byte >= 0x30 && byte <= 0x39) digit = byte - 0x30;
+    else if (byte >= 0x61 && byte <= 0x66) digit = byte - 0x57;
+    else return -1;
+    value = value * 16 + digit;
+  }
+  return value;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

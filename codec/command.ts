@@ -1,4 +1,4 @@
-import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox } from './box.js';
+import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox, type WireValue } from './box.js';
 import { checkKey, encodeSortedPairs } from './encode-box.js';
 import { RemoteAmpError, UnhandledCommandError, UnknownRemoteError } from './errors.js';
 import { CompiledSchema, type Decoded, type Encodable, type Schema } from './schema.js';
@@ -66,7 +66,8 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.arguments.decode(box);
   }
 
-  encodeAnswer(tag: string, response: Encodable<R>): Buffer {
+  /** `tag` is echoed verbatim: the request's `_ask` bytes can be passed as they came. */
+  encodeAnswer(tag: WireValue, response: Encodable<R>): Buffer {
     return this.response.encode(response, [tag]);
   }
 
@@ -104,7 +105,7 @@ export function remoteErrorFromReply(code: string, description: string): RemoteA
 }
 
 /** An error reply box: `_error`, `_error_code`, `_error_description`. */
-export function encodeErrorReply(tag: string, code: string, description: string): Buffer {
+export function encodeErrorReply(tag: WireValue, code: string, description: string): Buffer {
   return encodeSortedPairs(ERROR_KEYS, [tag, Buffer.from(code, 'latin1'), description]);
 }
 
