@@ -56,7 +56,9 @@ async function main(argv: readonly string[]): Promise<number> {
       failures++;
     }
   }
-  if (json) process.stdout.write(JSON.stringify(results) + '\n');
+  // One benchmark: its own object is the last line (e.g. `npm run bench -- amp --json`); several: keyed by name.
+  const names = Object.keys(results);
+  if (json) process.stdout.write(JSON.stringify(names.length === 1 ? results[names[0]!] : results) + '\n');
   return failures > 0 ? 1 : 0;
 }
 
