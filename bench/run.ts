@@ -57,8 +57,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   // One benchmark: its own object is the last line (e.g. `npm run bench -- amp --json`); several: keyed by name.
-  const names = Object.keys(results);
-  if (json) process.stdout.write(JSON.stringify(names.length === 1 ? results[names[0]!] : results) + '\n');
+  const ran = Object.keys(results);
+  if (json) process.stdout.write(JSON.stringify(ran.length === 1 ? results[ran[0]!] : results) + '\n');
   return failures > 0 ? 1 : 0;
 }
 
