@@ -85,6 +85,7 @@ export class RemoteCommand extends RemoteCommandImpl {
   private failure: Error | undefined;
   private connection: Connection | undefined;
   private subscription: Subscription | undefined;
+  private startWasAnswered = false;
   private resolveResult!: (result: RemoteCommandResult) => void;
 
   constructor(commandName: string, args: Readonly<Record<string, unknown>> = {}, options: RemoteCommandOptions = {}) {
@@ -120,6 +121,14 @@ export class RemoteCommand extends RemoteCommandImpl {
     return this.actor.getSnapshot().context.interrupted;
   }
 
+  /**
+   * Whether the worker has answered the StartCommand, from the command's own record rather than
+   * its machine (the one thing that tells starting from running; model-based tests compare them).
+   */
+  get startAnswered(): boolean {
+    return this.startWasAnswered;
+  }
+
   /** Starts the command on `connection` for `builderName`; resolves with the result when it ends. */
   run(connection: Connection, builderName: string): Promise<RemoteCommandResult> {
     if (this.state !== 'idle') return Promise.reject(new CommandAlreadyRunError(this.commandName));
@@ -132,7 +141,10 @@ export class RemoteCommand extends RemoteCommandImpl {
     });
     this.send({ type: 'start' });
     connection.remoteStartCommand(this, builderName, this.commandId, this.commandName, this.args).then(
-      () => this.send({ type: 'started' }),
+      () => {
+        this.startWasAnswered = true;
+        this.send({ type: 'started' });
+      },
       (error: unknown) => {
         if (isConnectionGone(error)) {
           this.failure ??= new WorkerDisconnectedError(connection.name, { cause: error });

@@ -84,8 +84,8 @@ function transferCommand(name: string, args: Record<string, unknown>, options: C
 }
 
 /** A transfer that never started: no command ran, `result` rejects with why. */
-function refused(error: unknown): Transfer {
-  const command = new RemoteCommand('refused', {});
+function refused(error: unknown, options: CommonOptions): Transfer {
+  const command = new RemoteCommand('refused', {}, { inspect: options.inspect, logger: options.logger });
   const result = Promise.reject(error);
   // The caller owns the rejection; nothing else must report it as unhandled.
   result.catch(() => undefined);
@@ -116,7 +116,7 @@ export function uploadFile(connection: Connection, options: UploadFileOptions): 
       logger: options.logger,
     });
   } catch (error) {
-    return refused(error);
+    return refused(error, options);
   }
   const command = transferCommand(
     'uploadFile',
@@ -147,7 +147,7 @@ export function uploadDirectory(connection: Connection, options: UploadDirectory
       logger: options.logger,
     });
   } catch (error) {
-    return refused(error);
+    return refused(error, options);
   }
   const command = transferCommand(
     'uploadDirectory',
@@ -171,7 +171,7 @@ export function downloadFile(connection: Connection, options: DownloadFileOption
   try {
     reader = new FileReader({ source: options.mastersrc, masterBasedir: options.masterBasedir, inspect: options.inspect, logger: options.logger });
   } catch (error) {
-    return refused(error);
+    return refused(error, options);
   }
   const command = transferCommand(
     'downloadFile',
