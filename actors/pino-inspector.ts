@@ -27,5 +27,9 @@ export function createPinoInspector(logger: Logger = defaultLogger, level: 'info
 /** The inspector to use when the caller gave none: the pino one if tracing is switched on by env. */
 export function inspectorFromEnvironment(): ((event: InspectionEvent) => void) | undefined {
   const flag = process.env.AMPSTATE_TRACE_MACHINES;
-  return flag !== undefined && flag !== '' && flag !== '0' ? createPinoInspector() : undefined;
+  if (flag === undefined || flag === '' || flag === '0') return undefined;
+  environmentInspector ??= createPinoInspector();
+  return environmentInspector;
 }
+
+let environmentInspector: ((event: InspectionEvent) => void) | undefined;

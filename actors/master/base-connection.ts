@@ -32,6 +32,7 @@ import {
 } from './errors.js';
 import { resolveCommandArgs } from './paths.js';
 import { COMMAND_ID_PROXIES, createArgsProxies, FileReaderProxy, FileWriterProxy } from './proxies.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 60_000;
 export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 30_000;
@@ -138,7 +139,7 @@ export abstract class BaseConnection implements Connection, MasterOps {
         announceDetached: () => this.announceDetached(),
       },
     });
-    this.machine = createActor(machine, { inspect: options.inspect }).start();
+    this.machine = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** Hard-closes the transport; it must then report its close through `transportClosed`. */

@@ -13,6 +13,7 @@ import { assertPhysicallyInside, confinePath } from './confine.js';
 import { FileReaderImpl } from './connection-api.js';
 import { TransferSourceError, TransferStateError } from './errors.js';
 import type { TransferProgress } from './file-writer.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export interface FileReaderOptions {
   readonly source: string;
@@ -42,7 +43,7 @@ export class FileReader extends FileReaderImpl {
     this.source = confinePath(options.source, options.masterBasedir);
     this.masterBasedir = options.masterBasedir;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'FileReader', source: this.source });
-    this.actor = createActor(fileTransferMachine, { inspect: options.inspect }).start();
+    this.actor = createActor(fileTransferMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   get progress$(): Observable<TransferProgress> {

@@ -20,6 +20,7 @@ import { assertPhysicallyInside, confinePath } from './confine.js';
 import { FileWriterImpl } from './connection-api.js';
 import { TransferStateError } from './errors.js';
 import { unpackArchive } from './unpack.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export const TEMP_PREFIX = 'buildbot-transfer-';
 
@@ -73,7 +74,7 @@ export class FileWriter extends FileWriterImpl {
     this.mode = options.mode ?? null;
     this.masterBasedir = options.masterBasedir;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'FileWriter', destination: this.destination });
-    this.actor = createActor(fileTransferMachine, { inspect: options.inspect }).start();
+    this.actor = createActor(fileTransferMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** One event per block written; completes (never errors) when the transfer ends, whichever way. */

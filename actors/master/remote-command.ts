@@ -24,6 +24,7 @@ import { isConnectionGone } from './base-connection.js';
 import { RemoteCommandImpl, type Connection, type Subscription } from './connection-api.js';
 import { CommandAlreadyRunError, RemoteCommandFailedError, WorkerDisconnectedError } from './errors.js';
 import { CANCELLED, DEFAULT_DECODE_RC, EXCEPTION, FAILURE, RETRY, type DecodeRc, type ResultCode } from './results.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 /** One `[key, value]` from the worker; `log` values are `[logName, text]`. */
 export interface RemoteUpdate {
@@ -104,7 +105,7 @@ export class RemoteCommand extends RemoteCommandImpl {
         finish: ({ event, context }) => this.finish(event.type === 'disconnected', context.interrupted),
       },
     });
-    this.actor = createActor(machine, { inspect: options.inspect }).start();
+    this.actor = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** Every update, as it arrives; completes when the command ends. Hot: subscribe before `run`. */

@@ -40,6 +40,7 @@ import { OutputBuffer, type OutputBufferOptions } from './commands/output-buffer
 import { startCommand } from './commands/registry.js';
 import { collectWorkerInfo } from './commands/worker-info.js';
 import { ampstateVersion } from './version.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export type { WorkerSessionStopReason } from '../../machines/worker-session.js';
 
@@ -155,7 +156,7 @@ export class WorkerSession {
     this.offeredWindow = Math.max(1, Math.floor(options.transferWindow ?? DEFAULT_TRANSFER_WINDOW));
     this.endpointLabel = typeof options.master === 'string' ? options.master : JSON.stringify(options.master);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.actor = createActor(workerSessionMachine, { input: { maxRetries: options.maxRetries }, inspect: options.inspect });
+    this.actor = createActor(workerSessionMachine, { input: { maxRetries: options.maxRetries }, inspect: options.inspect ?? inspectorFromEnvironment() });
     this.actor.subscribe((snapshot) => this.onSnapshot(String(snapshot.value)));
   }
 

@@ -22,6 +22,7 @@ import type { RemoteCommandImpl, WorkerInfo, WorkerOps } from '../connection-api
 import { nextCommandId } from '../remote-command.js';
 import { makeBuilderDirectories } from './builder-dirs.js';
 import type { MsgpackRequest } from './codec.js';
+import { WorkerInfoMissingError } from '../errors.js';
 import { MalformedRequestError, MsgpackRemoteError } from './errors.js';
 import { InternalCommand, type InternalCommandResult } from './internal-command.js';
 import type { MsgpackPeer } from './peer.js';
@@ -29,6 +30,8 @@ import { updatesFromWire } from './updates.js';
 
 /** The largest block the master sends for one `update_read_file`, whatever length is asked for. */
 export const MAX_READ_LENGTH = 16 * 1024 * 1024;
+/** How long reaping one orphaned command may take before the master gives up on it. */
+export const DEFAULT_REAP_TIMEOUT_MS = 10_000;
 /** How long remoteShutdown waits for interrupted commands to complete before it shuts down. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
@@ -107,7 +110,7 @@ export class MsgpackConnection extends BaseConnection {
       keepalive: async () => void (await Promise.all([call('keepalive'), peer.ping()])),
       getWorkerInfo: async () => {
         const info = textified(await peer.request('get_worker_info'));
-        if (info === null || typeof info !== 'object' || Array.isArray(info)) throw new MalformedRequestError('get_worker_info did not answer a map');
+        if (info === null || typeof info !== 'object' || Array.isArray(info)) throw new MalformedRequestError('get_worker_info was not answered with a map');
         return info as WorkerInfo;
       },
       setWorkerSettings: (settings) =>
@@ -119,15 +122,19 @@ export class MsgpackConnection extends BaseConnection {
             max_line_length: settings.maxLineLength,
           },
         }),
-      setBuilderList: (builders) => {
-        const info = this.info ?? {};
-        return makeBuilderDirectories((name, args) => this.runInternal(name, args), {
+      setBuilderList: async (builders) => {
+        const info = this.info;
+        // The dirs are joined onto the worker's basedir, which only the info tells.
+        if (info === undefined) throw new WorkerInfoMissingError(this.name);
+        const context = {
           basedir: typeof info.basedir === 'string' ? info.basedir : '',
           system: typeof info.system === 'string' ? info.system : undefined,
+          // A bool, or int 0 from a default buildbot.tac.
           deleteLeftoverDirs: Boolean(info.delete_leftover_dirs),
           workerName: this.name,
           logger: this.logger,
-        }, builders);
+        };
+        return makeBuilderDirectories((name, args) => this.runInternal(name, args), context, builders);
       },
       startCommand: async (builderName, commandId, commandName, args) => {
         try {
@@ -183,10 +190,15 @@ export class MsgpackConnection extends BaseConnection {
    * them going after a drop, and still knows them by id once it is back. An unknown id is answered
    * with success, so reaping commands that already ended is harmless. Never rejects.
    */
-  async reapOrphans(orphans: readonly RunningCommandRef[]): Promise<void> {
+  async reapOrphans(orphans: readonly RunningCommandRef[], timeoutMs = DEFAULT_REAP_TIMEOUT_MS): Promise<void> {
     for (const { commandId, builderName } of orphans) {
       try {
-        await this.remoteInterruptCommand(builderName, commandId, 'the master lost the connection while this command ran');
+        // Bounded: the listener waits for this before it announces the worker as attached.
+        await withDeadline(
+          this.remoteInterruptCommand(builderName, commandId, 'the master lost the connection while this command ran'),
+          timeoutMs,
+          () => new Error(`no answer to interrupt_command within ${timeoutMs} ms`),
+        );
         this.logger.info({ commandId }, 'asked the worker to kill a command orphaned by the last disconnect');
       } catch (error) {
         this.logger.warn({ err: error, commandId }, 'could not reap an orphaned command');
@@ -200,7 +212,8 @@ export class MsgpackConnection extends BaseConnection {
       this.logger.info({ commands: running.length }, 'interrupting running commands before the shutdown');
       await Promise.allSettled(running.map((entry) => this.remoteInterruptCommand(entry.builderName, entry.commandId, 'worker shutdown')));
       await withDeadline(
-        Promise.all(running.map((entry) => entry.completed)),
+        // A worker that goes away meanwhile need not be waited for.
+        Promise.race([Promise.all(running.map((entry) => entry.completed)), this.detached]),
         this.shutdownGraceMs,
         () => new Error('interrupted commands did not complete in time'),
       ).catch((error: unknown) => this.logger.warn({ err: error }, 'shutting down with commands still running'));

@@ -34,7 +34,7 @@ export class BuilderDirectoryError extends AmpStateError {
   override readonly code = 'MSGPACK_ERR_BUILDER_DIRECTORY';
 }
 
-/** A worker request without a field its op requires, or with a value of the wrong kind. */
+/** A worker message (a request, or the answer to ours) lacking a field it needs, or with a value of the wrong kind. */
 export class MalformedRequestError extends AmpStateError {
   override readonly code = 'MSGPACK_ERR_MALFORMED_REQUEST';
 }

@@ -11,6 +11,7 @@ export {
   MsgpackConnection,
   MAX_READ_LENGTH,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_REAP_TIMEOUT_MS,
   type MsgpackConnectionOptions,
   type RunningCommandRef,
 } from './connection.js';

@@ -1,0 +1,69 @@
+import { AmpStateError } from '../../codec/errors.js';
+
+/**
+ * Errors of the trial manager and worker, each with a stable `code`. Some are also used as the
+ * class of a synthetic test error (`errorClass` `ampstate.trial.<Name>`) when the manager must report
+ * a test whose outcome never arrived: a result is never lost silently.
+ */
+export class TrialError extends AmpStateError {
+  override readonly code: string = 'TRIAL_ERR';
+}
+
+/** The Python interpreter cannot import Twisted's trial (or could not be run at all). */
+export class TwistedNotFoundError extends TrialError {
+  override readonly code = 'TRIAL_ERR_TWISTED_NOT_FOUND';
+  constructor(
+    readonly python: string,
+    detail: string,
+  ) {
+    super(`cannot use ${python} for trial workers: ${detail}`);
+  }
+}
+
+/** The helper that expands names into test ids failed. */
+export class TestListingError extends TrialError {
+  override readonly code = 'TRIAL_ERR_LISTING';
+}
+
+/** A worker process could not be started. */
+export class WorkerSpawnError extends TrialError {
+  override readonly code = 'TRIAL_ERR_SPAWN';
+}
+
+/** A worker process ended (or its pipes broke) while the manager still needed it. */
+export class WorkerDiedError extends TrialError {
+  override readonly code = 'TRIAL_ERR_WORKER_DIED';
+}
+
+/** Another run holds the lock of a custom temp directory (no `-N` suffixes are tried then). */
+export class WorkingDirectoryBusyError extends TrialError {
+  override readonly code = 'TRIAL_ERR_DIRECTORY_BUSY';
+}
+
+/** The temp directory exists but was not made by trial (no `_trial_marker`): we refuse to wipe it. */
+export class NoTrialMarkerError extends TrialError {
+  override readonly code = 'TRIAL_ERR_NO_MARKER';
+}
+
+/** A stream id that was never opened, or was already consumed (spec §3.4). */
+export class UnknownStreamError extends TrialError {
+  override readonly code = 'TRIAL_ERR_UNKNOWN_STREAM';
+  constructor(readonly streamId: number) {
+    super(`unknown or already consumed stream id ${streamId}`);
+  }
+}
+
+/** The result used the other dialect than the one the manager was told to speak. */
+export class DialectMismatchError extends TrialError {
+  override readonly code = 'TRIAL_ERR_DIALECT';
+}
+
+/** Class names reported for tests whose outcome the manager had to make up. */
+export const SYNTHETIC_ERROR_CLASSES = {
+  /** The Run was answered but no outcome was reported (22.4: a result over 64 KiB, spec §5). */
+  noOutcome: 'ampstate.trial.NoOutcomeReported',
+  /** The worker process died or its connection broke while the test was running. */
+  workerDied: 'ampstate.trial.WorkerDied',
+  /** Every worker died before this test could be handed out. */
+  noWorker: 'ampstate.trial.NoWorkerLeft',
+} as const;

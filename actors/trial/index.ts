@@ -1,0 +1,11 @@
+export { TrialManager, runTrial, type TrialManagerOptions } from './manager.js';
+export { TrialWorker, parseWorkerArguments, type TrialWorkerOptions, type WorkerArguments } from './worker.js';
+export { WorkerProcess, type RunOutcome, type WorkerExit, type WorkerProcessOptions } from './worker-process.js';
+export { ResultCollector, StreamRegistry, toFrames, type DialectChoice, type ResultCollectorOptions } from './result-collector.js';
+export { TrialTreeReporter, trimFrames, type TreeReporterOptions } from './reporter.js';
+export { runNodeTest, listNodeTests, outcomeFromLine, framesFromStack, type WorkerOutcome, type NodeRunOptions } from './node-tests.js';
+export { listPythonTests, probePython, workerEnvironment, type PythonEnvironment, type PythonTestList } from './python-env.js';
+export { claimTrialTemp, type TrialTempDirectory } from './temp-dir.js';
+export { NODE_ID_SEPARATOR, formatNodeId, parseNodeId, treeSegments, pythonStrRepr, isNodeId } from './test-ids.js';
+export * from './results.js';
+export * from './errors.js';

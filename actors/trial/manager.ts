@@ -1,0 +1,274 @@
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Subject, filter, mergeMap, type Observable } from 'rxjs';
+import { createActor, type Actor } from 'xstate';
+import { trialWorkerPoolMachine } from '../../machines/trial-worker-pool.js';
+import type { Inspector } from '../amp-connection.js';
+import { defaultLogger, type Logger } from '../logger.js';
+import { compiledAsset } from './assets.js';
+import { control } from './control.js';
+import { SYNTHETIC_ERROR_CLASSES } from './errors.js';
+import { listNodeTests } from './node-tests.js';
+import { listPythonTests, probePython, workerEnvironment } from './python-env.js';
+import { TrialTreeReporter } from './reporter.js';
+import type { TrialEvent, TrialResult, TrialSummary } from './results.js';
+import { claimTrialTemp, type TrialTempDirectory } from './temp-dir.js';
+import { StreamRegistry, WorkerProcess, type DialectChoice } from './worker-process.js';
+
+export interface TrialManagerOptions {
+  /** Test names: dotted Python names as trial takes them, or (with `node`) files / `file::suite::test` ids. */
+  readonly names: readonly string[];
+  /** `-j N`: at most N workers (never more than there are tests). */
+  readonly jobs: number;
+  /** Interpreter with Twisted; workers run on it too. Default `$AMPSTATE_PYTHON` or `python3`. */
+  readonly python?: string;
+  /** Manager schema: auto-detected per worker by default. */
+  readonly dialect?: DialectChoice;
+  /** Run node:test tests on TypeScript workers instead of Python tests on workertrial.py. */
+  readonly node?: boolean;
+  /** Directory the run happens in (`_trial_temp` is made there). Default: process.cwd(). */
+  readonly cwd?: string;
+  /** trial's `--temp-directory`; default `_trial_temp` (then `_trial_temp-1`… when locked). */
+  readonly tempDirectory?: string;
+  /** Extra worker options, forwarded as trial forwards `--force-gc` and friends. */
+  readonly workerArguments?: readonly string[];
+  /** Options for the node:test processes of TypeScript workers (e.g. `--import=tsx`). */
+  readonly nodeOptions?: readonly string[];
+  /** Where the trial report goes: a stream, a function, or null for none. Default stdout. */
+  readonly output?: NodeJS.WritableStream | ((text: string) => void) | null;
+  /** ANSI colours; default: when the output is a colour TTY. */
+  readonly colors?: boolean;
+  /** Environment of the workers and helpers. Default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * 'eager' (default) starts the workers while the tests are being listed, then stops the surplus
+   * ones (never sent Start) if there are fewer tests than `jobs`; 'lazy' lists first and starts
+   * exactly min(tests, jobs), as Twisted does.
+   */
+  readonly spawn?: 'eager' | 'lazy';
+  /** Replaces the worker command line (tests, wrappers); the options above are then not added. */
+  readonly workerArgv?: readonly string[];
+  /** How long a stopped worker may take to exit before it is killed. Default 30 s. */
+  readonly stopTimeoutMs?: number;
+  readonly logger?: Logger;
+  readonly inspect?: Inspector;
+}
+
+interface TestList {
+  readonly ids: readonly string[];
+  readonly count: number;
+}
+
+interface WorkerPlan {
+  readonly argv: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Trial's distributed manager (`trial -j N`, trial-dist-protocol.md §1, §4): spawns the workers,
+ * hands test ids out one Run at a time per worker from one shared queue, collects and prints the
+ * results like trial, and stops every worker by closing its fd 3.
+ *
+ * Names are expanded into test ids before dispatch (so one module spreads over all workers): Python
+ * names by `list_tests.py` with trial's own loader, exactly the ids `trial -j` sends; node names by
+ * loading each file once with a name pattern nothing matches (see node-tests.ts).
+ */
+export class TrialManager {
+  readonly pool: Actor<typeof trialWorkerPoolMachine>;
+  private readonly options: TrialManagerOptions;
+  private readonly logger: Logger;
+  private readonly subject = new Subject<TrialEvent>();
+  private readonly streams = new StreamRegistry();
+  private readonly workers: WorkerProcess[] = [];
+  private reporter: TrialTreeReporter | undefined;
+  private started = false;
+
+  constructor(options: TrialManagerOptions) {
+    if (!Number.isInteger(options.jobs) || options.jobs < 1) throw new RangeError('jobs must be a positive integer');
+    this.options = options;
+    this.logger = (options.logger ?? defaultLogger).child({ trial: 'manager' });
+    this.pool = createActor(trialWorkerPoolMachine, { input: { size: options.jobs }, inspect: options.inspect }).start();
+  }
+
+  /** Every event of the run; subscribe before `run()`. Completes after `done`. */
+  get events$(): Observable<TrialEvent> {
+    return this.subject.asObservable();
+  }
+
+  /** Each test outcome as it is reported (one Run may give several). */
+  get results$(): Observable<TrialResult> {
+    return this.events$.pipe(
+      filter((event): event is Extract<TrialEvent, { type: 'test' }> => event.type === 'test'),
+      mergeMap((event) => event.results),
+    );
+  }
+
+  async run(): Promise<TrialSummary> {
+    if (this.started) throw new Error('a TrialManager runs once');
+    this.started = true;
+    const options = this.options;
+    const cwd = resolve(options.cwd ?? process.cwd());
+    const write = this.writer();
+    const temp = claimTrialTemp(options.tempDirectory ?? '_trial_temp', cwd);
+    try {
+      return await this.runIn(cwd, temp, write);
+    } catch (error) {
+      control(this.pool, { type: 'stop' });
+      await Promise.all(this.workers.map((w) => w.stop(options.stopTimeoutMs)));
+      this.subject.error(error);
+      throw error;
+    } finally {
+      temp.release();
+    }
+  }
+
+  private async runIn(cwd: string, temp: TrialTempDirectory, write: (text: string) => void): Promise<TrialSummary> {
+    const options = this.options;
+    const eager = (options.spawn ?? 'eager') === 'eager';
+    const env = options.env ?? process.env;
+    const python = options.python ?? env.AMPSTATE_PYTHON ?? 'python3';
+
+    let listing: Promise<TestList & Partial<WorkerPlan>>;
+    let plan: Promise<WorkerPlan>;
+    if (options.node) {
+      listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: options.jobs }).then((ids) => ({ ids, count: ids.length }));
+      plan = Promise.resolve(this.nodePlan(env));
+    } else {
+      const list = listPythonTests(python, options.names, cwd, env);
+      listing = list.then((l) => ({ ids: l.ids, count: l.count, ...this.pythonPlan(python, l.sysPath, l.workertrial, env) }));
+      plan = eager ? probePython(python, cwd, env).then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env)) : listing.then((l) => l as WorkerPlan);
+    }
+    listing.catch(() => undefined);
+
+    if (eager) {
+      const { argv, env: workerEnv } = await plan;
+      for (let i = 0; i < options.jobs; i++) this.spawnWorker(i, argv, workerEnv, cwd, temp.path);
+    }
+    const tests = await listing;
+    control(this.pool, { type: 'testsListed', count: tests.ids.length });
+    const size = Math.min(tests.ids.length, options.jobs);
+    if (eager) {
+      // Surplus workers never get Start: close their fd 3, then remove their directories so the
+      // layout is Twisted's (one directory per worker that ran tests).
+      const surplus = this.workers.splice(size);
+      await Promise.all(surplus.map((w) => w.stop(options.stopTimeoutMs)));
+      for (const worker of surplus) rmSync(worker.directory, { recursive: true, force: true });
+    } else {
+      const { argv, env: workerEnv } = await plan;
+      for (let i = 0; i < size; i++) this.spawnWorker(i, argv, workerEnv, cwd, temp.path);
+    }
+
+    const reporter = new TrialTreeReporter({ write, colors: this.colors() });
+    this.reporter = reporter;
+    reporter.running(tests.count);
+    this.subject.next({ type: 'started', tests: tests.ids.length, workers: size, directory: temp.path });
+
+    const startTime = performance.now();
+    const queue = [...tests.ids];
+    await Promise.all(this.workers.map((worker) => this.drive(worker, queue)));
+    // Every worker died with tests left: each still gets an outcome.
+    for (let test = queue.shift(); test !== undefined; test = queue.shift()) {
+      this.finish(test, -1, [
+        {
+          outcome: 'error',
+          test,
+          reportedName: test,
+          errorClass: SYNTHETIC_ERROR_CLASSES.noWorker,
+          message: `no live worker left to run ${test}: every worker process ended (see the worker-died errors above and ${temp.path}/*/err.log)`,
+          frames: [],
+          origin: 'no-worker',
+        },
+      ], 0);
+    }
+    const seconds = (performance.now() - startTime) / 1000;
+    control(this.pool, { type: 'drained' });
+    await Promise.all(this.workers.map((w) => w.stop(options.stopTimeoutMs)));
+    const summary = reporter.done(seconds);
+    this.subject.next({ type: 'done', summary });
+    this.subject.complete();
+    return summary;
+  }
+
+  private pythonPlan(python: string, sysPath: readonly string[], workertrial: string, env: NodeJS.ProcessEnv): WorkerPlan {
+    const argv = this.options.workerArgv ?? [python, workertrial, ...(this.options.workerArguments ?? [])];
+    return { argv, env: workerEnvironment(sysPath, env) };
+  }
+
+  private nodePlan(env: NodeJS.ProcessEnv): WorkerPlan {
+    const o = this.options;
+    const argv = o.workerArgv ?? [
+      process.execPath,
+      compiledAsset('worker-main.js'),
+      ...(o.dialect === '22.4' ? ['--dialect', '22.4'] : []),
+      ...(o.nodeOptions ?? []).flatMap((option) => ['--node-option', option]),
+      ...(o.workerArguments ?? []),
+    ];
+    return { argv, env };
+  }
+
+  private spawnWorker(index: number, argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string, tempPath: string): void {
+    const worker = new WorkerProcess({
+      index,
+      argv,
+      env,
+      cwd,
+      directory: `${tempPath}/${index}`,
+      dialect: this.options.dialect ?? 'auto',
+      streams: this.streams,
+      logger: this.logger,
+      inspect: this.options.inspect,
+      onLog: (text, test) => this.subject.next({ type: 'log', worker: index, test, text }),
+    });
+    this.workers.push(worker);
+    control(this.pool, { type: 'workerSpawned', worker: index });
+    this.subject.next({ type: 'worker', worker: index, state: 'spawned' });
+    void worker.exited.then((exit) => {
+      const clean = exit.code === 0 && worker.run.getSnapshot().value === 'stopped';
+      control(this.pool, { type: 'workerExited', worker: index, clean });
+      this.subject.next({
+        type: 'worker',
+        worker: index,
+        state: clean ? 'exited' : 'crashed',
+        exitCode: exit.code,
+        signal: exit.signal,
+        ...(worker.dialect === undefined ? {} : { dialect: worker.dialect }),
+      });
+    });
+  }
+
+  /** One worker's loop: next test from the shared queue, one Run at a time. */
+  private async drive(worker: WorkerProcess, queue: string[]): Promise<void> {
+    worker.start();
+    for (let test = queue.shift(); test !== undefined; test = queue.shift()) {
+      const started = performance.now();
+      const outcome = await worker.runTest(test);
+      this.finish(test, worker.index, outcome.results, performance.now() - started);
+      if (outcome.dead) return;
+    }
+  }
+
+  private finish(test: string, worker: number, results: readonly TrialResult[], durationMs: number): void {
+    this.reporter!.testFinished(test, results);
+    this.subject.next({ type: 'test', test, worker, results, durationMs });
+  }
+
+  private writer(): (text: string) => void {
+    const output = this.options.output === undefined ? process.stdout : this.options.output;
+    if (output === null) return () => undefined;
+    if (typeof output === 'function') return output;
+    return (text) => void output.write(text);
+  }
+
+  private colors(): boolean {
+    if (this.options.colors !== undefined) return this.options.colors;
+    const output = this.options.output === undefined ? process.stdout : this.options.output;
+    if (output === null || typeof output === 'function') return false;
+    const tty = output as { isTTY?: boolean; hasColors?: () => boolean };
+    return tty.isTTY === true && (tty.hasColors?.() ?? false);
+  }
+}
+
+/** Runs a whole trial session: `new TrialManager(options).run()`. */
+export function runTrial(options: TrialManagerOptions): Promise<TrialSummary> {
+  return new TrialManager(options).run();
+}
