@@ -141,6 +141,7 @@ export class FileWriter extends FileWriterImpl {
         if (this.directory) return;
         await rename(this.tempPath as string, this.destination);
         this.tempPath = undefined;
+        this.destinationPlaced = true;
         if (this.mode !== null) await chmod(this.destination, this.mode);
         if (this.pendingTimes !== undefined) await utimes(this.destination, this.pendingTimes[0], this.pendingTimes[1]);
       });
@@ -181,10 +182,9 @@ export class FileWriter extends FileWriterImpl {
     return this.serial(async () => {
       const state = this.state;
       if (state === 'transferring') this.actor.send({ type: 'cancel' });
-      if (state === 'closed') {
-        this.actor.send({ type: 'purge' });
-        if (!this.directory) await rm(this.destination, { force: true });
-      }
+      if (state === 'closed') this.actor.send({ type: 'purge' });
+      // A close that renamed the file and then failed (chmod, utime) leaves it in place too.
+      if ((state === 'closed' || this.destinationPlaced) && !this.directory) await rm(this.destination, { force: true });
       await this.discardTemp();
       this.progress.complete();
     });
@@ -208,6 +208,9 @@ export class FileWriter extends FileWriterImpl {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** The temp file has been renamed onto the destination. */
+  private destinationPlaced = false;
 
   private serial<T>(job: Job<T>): Promise<T> {
     const result = this.tail.then(job);
