@@ -67,3 +67,4 @@ export {
 } from './transfers.js';
 export * from './results.js';
 export * from './errors.js';
+export * from './msgpack/index.js';

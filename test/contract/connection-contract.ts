@@ -33,6 +33,12 @@ export interface ConnectedPair {
   readonly connection: Connection;
   readonly worker: WorkerEnd;
   cleanup(): Promise<void>;
+  /**
+   * Only for transports where the master makes the builder directories itself with ordinary
+   * worker commands instead of a setBuilderList op (msgpack: a stock worker has no builders): the
+   * `[commandName, args]` of each such command so far, in order.
+   */
+  readonly builderDirCommands?: () => ReadonlyArray<readonly [string, Readonly<Record<string, unknown>>]>;
 }
 
 export type ConnectionFactory = (script: ScriptedWorker, options: ContractOptions) => Promise<ConnectedPair>;
@@ -149,17 +155,26 @@ export function connectionContract(transport: string, factory: ConnectionFactory
     });
 
     it('runs the handshake: print attached, worker info, settings, builders, one print per builder', async () => {
-      const { connection, script, cleanup } = await connected();
+      const { connection, script, cleanup, builderDirCommands } = await connected();
       try {
         expect(connection.state).toBe('attached');
-        expect(script.calls.map((call) => call.op)).toEqual([
-          'print',
-          'getWorkerInfo',
-          'setWorkerSettings',
-          'setBuilderList',
-          'print',
-          'print',
-        ]);
+        if (builderDirCommands === undefined) {
+          expect(script.calls.map((call) => call.op)).toEqual([
+            'print',
+            'getWorkerInfo',
+            'setWorkerSettings',
+            'setBuilderList',
+            'print',
+            'print',
+          ]);
+        } else {
+          // The worker's basedir already holds info/: only the builder dirs are made.
+          expect(script.calls.map((call) => call.op)).toEqual(['print', 'getWorkerInfo', 'setWorkerSettings', 'print', 'print']);
+          expect(builderDirCommands()).toEqual([
+            ['listdir', { path: '/srv/worker' }],
+            ['mkdir', { paths: ['/srv/worker/docs-build', '/srv/worker/linux-build'] }],
+          ]);
+        }
         expect(script.callsOf('print').map((call) => call.args[0])).toEqual(['attached', 'attached', 'attached']);
         expect(script.callsOf('setWorkerSettings')[0]?.args[0]).toEqual(DEFAULT_WORKER_SETTINGS);
         expect(connection.info).toEqual(script.info);
@@ -169,7 +184,7 @@ export function connectionContract(transport: string, factory: ConnectionFactory
     });
 
     it('remotePrint, remoteGetWorkerInfo and a builder list that is skipped when unchanged', async () => {
-      const { connection, script, cleanup } = await connected();
+      const { connection, script, cleanup, builderDirCommands } = await connected();
       try {
         await connection.remotePrint('hello worker');
         expect(script.calls.at(-1)).toEqual({ op: 'print', args: ['hello worker'] });
@@ -177,6 +192,18 @@ export function connectionContract(transport: string, factory: ConnectionFactory
         await expect(connection.remoteGetWorkerInfo()).resolves.toMatchObject({ numcpus: 8 });
         expect(connection.info).toMatchObject({ numcpus: 8 });
 
+        if (builderDirCommands !== undefined) {
+          // The master makes the dirs: every builder is present once its dir exists.
+          const made = builderDirCommands().length;
+          await expect(connection.remoteSetBuilderList(BUILDERS)).resolves.toEqual(['linux', 'docs']);
+          expect(builderDirCommands()).toHaveLength(made);
+          await expect(connection.remoteSetBuilderList([['linux', 'l2']])).resolves.toEqual(['linux']);
+          expect(builderDirCommands().slice(made)).toEqual([
+            ['listdir', { path: '/srv/worker' }],
+            ['mkdir', { paths: ['/srv/worker/l2'] }],
+          ]);
+          return;
+        }
         const before = script.callsOf('setBuilderList').length;
         await expect(connection.remoteSetBuilderList(BUILDERS)).resolves.toEqual(['linux', 'docs']);
         expect(script.callsOf('setBuilderList')).toHaveLength(before);
