@@ -8,7 +8,6 @@
  * authenticated.", and the master sends nothing. Passwords are compared in constant time over
  * their SHA-256 (an unknown name costs the same as a wrong password and gets the same answer).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { BehaviorSubject, Subject, concat, defer, of, type Observable } from 'rxjs';
 import {
@@ -27,9 +26,11 @@ import { AmpConnection, type Inspector } from '../amp-connection.js';
 import { listen, type AmpServer } from '../connect.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { ResponderTable } from '../responders.js';
-import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, withDeadline } from './base-connection.js';
+import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './base-connection.js';
 import type { BuilderList, WorkerSettings } from './connection-api.js';
+import { DuplicateNames } from './duplicate-names.js';
 import { MasterConnection } from './master-connection.js';
+import { Registrations } from './registrations.js';
 
 export const NOT_AUTHENTICATED_MESSAGE = 'Worker not authenticated.';
 export const DEFAULT_DUPLICATE_PING_TIMEOUT_MS = 10_000;
@@ -82,17 +83,6 @@ export interface Registration {
   unregister(): void;
 }
 
-interface StoredRegistration {
-  readonly hash: Buffer;
-  readonly builders: BuilderList | undefined;
-}
-
-function passwordHash(password: string): Buffer {
-  return createHash('sha256').update(password, 'utf8').digest();
-}
-
-/** Compared against when the name is unknown, so that case takes as long as a wrong password. */
-const UNKNOWN_NAME_HASH = passwordHash('\u0000no such worker\u0000');
 
 /** The worker → master commands, which before Login only get "Worker not authenticated.". */
 const WORKER_CALLS = [Update, Complete, UploadWrite, UploadUtime, UploadUnpack, UploadClose, DownloadRead, DownloadClose];
@@ -100,19 +90,20 @@ const WORKER_CALLS = [Update, Complete, UploadWrite, UploadUtime, UploadUnpack, 
 export class Listener {
   readonly logger: Logger;
   private readonly options: ListenerOptions;
-  private readonly registrations = new Map<string, StoredRegistration>();
+  private readonly registrations = new Registrations();
   /** Every logged-in connection by name, attaching ones included (duplicates are checked here). */
   private readonly connections = new Map<string, MasterConnection>();
   private readonly attachedSubject = new BehaviorSubject<ReadonlyMap<string, MasterConnection>>(new Map());
   private readonly events = new Subject<WorkerRegistryEvent>();
-  private readonly arbitration = new Map<string, Promise<void>>();
   private readonly transports = new Set<AmpConnection>();
+  private readonly duplicates: DuplicateNames;
   private server: AmpServer | undefined;
   private stopped = false;
 
   constructor(options: ListenerOptions = {}) {
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'Listener' });
+    this.duplicates = new DuplicateNames(this.logger, () => this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS);
     for (const [name, registration] of Object.entries(options.registrations ?? {})) {
       if (typeof registration === 'string') this.updateRegistration(name, registration);
       else this.updateRegistration(name, registration.password, { builders: registration.builders });
@@ -179,8 +170,7 @@ export class Listener {
 
   /** Adds a worker or changes its password (and builders); a connected worker stays connected. */
   updateRegistration(name: string, password: string, options: { readonly builders?: BuilderList } = {}): Registration {
-    const previous = this.registrations.get(name);
-    this.registrations.set(name, { hash: passwordHash(password), builders: options.builders ?? previous?.builders });
+    this.registrations.set(name, password, options.builders);
     return { unregister: () => this.unregister(name) };
   }
 
@@ -245,9 +235,9 @@ export class Listener {
 
   private async login(amp: AmpConnection, name: string, password: string, requestedWindow: number | undefined): Promise<MasterConnection> {
     this.checkCredentials(name, password);
-    return this.arbitrate(name, async () => {
+    return this.duplicates.serialise(name, async () => {
       const old = this.connections.get(name);
-      if (old !== undefined) await this.settleDuplicate(name, old);
+      if (old !== undefined) await this.duplicates.settle(name, old);
       // The registration may have gone while we waited for the old connection.
       const registration = this.registrations.get(name);
       if (registration === undefined) throw new LoginRefusedError(`worker '${name}' was unregistered`);
@@ -271,48 +261,11 @@ export class Listener {
   }
 
   private checkCredentials(name: string, password: string): void {
-    const registration = this.registrations.get(name);
-    const supplied = passwordHash(password);
-    const matches = timingSafeEqual(supplied, registration?.hash ?? UNKNOWN_NAME_HASH);
-    if (registration === undefined || !matches) {
+    if (this.registrations.check(name, password) === undefined) {
       throw new LoginRefusedError(`login refused for worker '${name}': unknown name or wrong password`);
     }
   }
 
-  /** One login per name at a time, so two newcomers cannot both win against the same old one. */
-  private async arbitrate<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.arbitration.get(name) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const chained = previous.then(() => mine);
-    this.arbitration.set(name, chained);
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (this.arbitration.get(name) === chained) this.arbitration.delete(name);
-    }
-  }
-
-  /**
-   * Buildbot's rule: ping the old connection. If it answers, it is alive and the newcomer is
-   * refused; if it fails or stays silent, it is dead: abort it and let the newcomer in.
-   */
-  private async settleDuplicate(name: string, old: MasterConnection): Promise<void> {
-    const timeoutMs = this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS;
-    let alive: boolean;
-    try {
-      await withDeadline(old.remotePrint('master got a duplicate connection'), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
-      alive = true;
-    } catch (error) {
-      alive = false;
-      this.logger.info({ worker: name, reason: (error as Error).message }, 'old connection failed its ping; accepting the new one');
-    }
-    if (alive) throw new LoginRefusedError(`worker '${name}' is already connected (its connection answered a ping)`);
-    old.loseConnection();
-    await old.detached;
-  }
 
   private runHandshake(connection: MasterConnection): void {
     connection.attach().then(

@@ -20,5 +20,5 @@ export { encodeMessage, decodeMessage, type MsgpackMessage, type MsgpackRequest,
 export { parseBasicAuth, basicAuthHeader, type BasicAuth } from './basic-auth.js';
 export { updatesFromWire } from './updates.js';
 export { makeBuilderDirectories, type BuilderDirsContext, type RunInternalCommand } from './builder-dirs.js';
-export { Registrations } from './registrations.js';
+export { Registrations } from '../registrations.js';
 export * from './errors.js';

@@ -23,13 +23,14 @@ import { ConnectionLostError } from '../../../codec/errors.js';
 import { LoginRefusedError, NotAuthenticatedError } from '../../../codec/protocols/worker-errors.js';
 import type { Inspector } from '../../amp-connection.js';
 import { defaultLogger, type Logger } from '../../logger.js';
-import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_WORKER_SETTINGS, withDeadline } from '../base-connection.js';
+import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_WORKER_SETTINGS } from '../base-connection.js';
 import type { BuilderList, WorkerSettings } from '../connection-api.js';
 import { DEFAULT_DUPLICATE_PING_TIMEOUT_MS, NOT_AUTHENTICATED_MESSAGE, type Registration, type WorkerRegistration } from '../listener.js';
 import { parseBasicAuth } from './basic-auth.js';
 import { MsgpackConnection, type RunningCommandRef } from './connection.js';
 import { MsgpackPeer } from './peer.js';
-import { Registrations } from './registrations.js';
+import { DuplicateNames } from '../duplicate-names.js';
+import { Registrations } from '../registrations.js';
 
 /** What Buildbot's msgpack master sends in `set_worker_settings` (no AMP value limit to respect). */
 export const MSGPACK_WORKER_SETTINGS: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS, bufferSize: 64 * 1024 };
@@ -101,7 +102,7 @@ export class MsgpackListener {
   private readonly attachedSubject = new BehaviorSubject<ReadonlyMap<string, MsgpackConnection>>(new Map());
   private readonly events = new Subject<MsgpackRegistryEvent>();
   private readonly refusalSubject = new Subject<UpgradeRefusal>();
-  private readonly arbitration = new Map<string, Promise<void>>();
+  private readonly duplicates: DuplicateNames;
   private readonly peers = new Set<MsgpackPeer>();
   private readonly orphans = new Map<string, RunningCommandRef[]>();
   private readonly wss: WebSocketServer;
@@ -112,6 +113,7 @@ export class MsgpackListener {
   constructor(options: MsgpackListenerOptions = {}) {
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'MsgpackListener' });
+    this.duplicates = new DuplicateNames(this.logger, () => this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS);
     // No subprotocol and no compression: a 3.7 worker asks for neither.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD, perMessageDeflate: false });
     for (const [name, registration] of Object.entries(options.registrations ?? {})) {
@@ -251,9 +253,9 @@ export class MsgpackListener {
       peer.abort(new ConnectionLostError('the master is stopping'));
       return;
     }
-    this.arbitrate(name, async () => {
+    this.duplicates.serialise(name, async () => {
       const old = this.connections.get(name);
-      if (old !== undefined) await this.settleDuplicate(name, old);
+      if (old !== undefined) await this.duplicates.settle(name, old);
       // The registration may have gone while we waited for the old connection.
       const registration = this.registrations.get(name);
       if (registration === undefined) throw new LoginRefusedError(`worker '${name}' was unregistered`);
@@ -280,38 +282,6 @@ export class MsgpackListener {
         peer.close(1008, closeReason((error as Error).message));
       },
     );
-  }
-
-  /** One attach per name at a time, so two newcomers cannot both win against the same old one. */
-  private async arbitrate<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.arbitration.get(name) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const chained = previous.then(() => mine);
-    this.arbitration.set(name, chained);
-    await previous;
-    try {
-      return await work();
-    } finally {
-      release();
-      if (this.arbitration.get(name) === chained) this.arbitration.delete(name);
-    }
-  }
-
-  /** Buildbot's rule: an old connection that answers a ping wins; a silent one is aborted. */
-  private async settleDuplicate(name: string, old: MsgpackConnection): Promise<void> {
-    const timeoutMs = this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS;
-    let alive: boolean;
-    try {
-      await withDeadline(old.remotePrint('master got a duplicate connection'), timeoutMs, () => new Error(`no answer within ${timeoutMs} ms`));
-      alive = true;
-    } catch (error) {
-      alive = false;
-      this.logger.info({ worker: name, reason: (error as Error).message }, 'old connection failed its ping; accepting the new one');
-    }
-    if (alive) throw new LoginRefusedError(`worker '${name}' is already connected (its connection answered a ping)`);
-    old.loseConnection();
-    await old.detached;
   }
 
   private runHandshake(connection: MsgpackConnection): void {

@@ -4,7 +4,7 @@
  * name costs as much as a wrong password and gets the same answer.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { BuilderList } from '../connection-api.js';
+import type { BuilderList } from './connection-api.js';
 
 export interface StoredRegistration {
   readonly builders: BuilderList | undefined;
