@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { defaultLogger } from '../actors/logger.js';
 import { registerCallCommand } from './commands/call.js';
 import { registerMachinesCommand } from './commands/machines.js';
+import { registerTrialCommand } from './commands/trial.js';
 import { registerWorkerCommand } from './commands/worker.js';
 
 /** `ampstate <command>`: each subcommand lives in bin/commands/ and registers itself here. */
@@ -20,5 +21,6 @@ const program = new Command('ampstate')
 registerCallCommand(program);
 registerMachinesCommand(program);
 registerWorkerCommand(program);
+registerTrialCommand(program);
 
 await program.parseAsync(process.argv);

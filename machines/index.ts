@@ -7,6 +7,8 @@ import { framingMachine } from './framing.js';
 import { protocolSwitchMachine } from './protocol-switch.js';
 import { requestsMachine } from './requests.js';
 import { startTlsMachine } from './start-tls.js';
+import { trialRunMachine } from './trial-run.js';
+import { trialWorkerPoolMachine } from './trial-worker-pool.js';
 import { workerSessionMachine } from './worker-session.js';
 
 export { framingMachine, type FramingMachine, type FramingContext, type FramingStringEvent } from './framing.js';
@@ -18,6 +20,8 @@ export { workerSessionMachine, reconnectDelaySeconds, type WorkerSessionEvent } 
 export { masterConnectionMachine } from './master-connection.js';
 export { remoteCommandMachine } from './remote-command.js';
 export { fileTransferMachine } from './file-transfer.js';
+export { trialWorkerPoolMachine } from './trial-worker-pool.js';
+export { trialRunMachine } from './trial-run.js';
 export { toMermaid, toJson } from './export.js';
 
 /** Every protocol machine by name: what `ampstate machines` exports and the README diagrams show. */
@@ -31,4 +35,6 @@ export const allMachines: Readonly<Record<string, AnyStateMachine>> = {
   masterConnection: masterConnectionMachine,
   remoteCommand: remoteCommandMachine,
   fileTransfer: fileTransferMachine,
+  trialWorkerPool: trialWorkerPoolMachine,
+  trialRun: trialRunMachine,
 };

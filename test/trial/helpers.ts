@@ -1,0 +1,155 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const FIXTURES = join(ROOT, 'test/trial/fixtures');
+export const JS_FIXTURES = join(ROOT, 'test/trial/js-fixtures');
+/** Debian's interpreter has Twisted 22.4; the `python3` on PATH may not. */
+export const PYTHON = process.env.AMPSTATE_PYTHON ?? '/usr/bin/python3';
+export const IN_CI = process.env.CI === 'true';
+
+export interface TwistedStatus {
+  readonly ok: boolean;
+  readonly version?: string;
+  readonly reason?: string;
+}
+
+let twisted: TwistedStatus | undefined;
+export function twistedStatus(): TwistedStatus {
+  if (twisted !== undefined) return twisted;
+  const probe = spawnSync(PYTHON, ['-c', 'import twisted, twisted.trial._dist.workertrial; print(twisted.__version__)'], { encoding: 'utf8' });
+  if (probe.error !== undefined) twisted = { ok: false, reason: `${PYTHON} cannot be run (${probe.error.message})` };
+  else if (probe.status !== 0) twisted = { ok: false, reason: `${PYTHON} cannot import Twisted trial: ${probe.stderr.trim().split('\n').pop()}` };
+  else twisted = { ok: true, version: probe.stdout.trim() };
+  return twisted;
+}
+
+/**
+ * A describe block that needs Python with Twisted: under CI=true a missing Twisted is a failure (a
+ * test that throws); elsewhere the block is skipped with the reason in its name.
+ */
+export function describeWithTwisted(name: string, body: () => void): void {
+  const status = twistedStatus();
+  if (status.ok) describe(name, body);
+  else if (IN_CI) {
+    describe(name, () => {
+      it('needs Python with Twisted (CI=true: missing interop is a failure, not a skip)', () => {
+        throw new Error(status.reason);
+      });
+    });
+  } else describe.skip(`${name} [skipped: ${status.reason}]`, body);
+}
+
+/** A fresh directory for a run's cwd (its `_trial_temp` lands there). */
+export function freshDirectory(prefix = 'ampstate-trial-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function runProcess(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, [...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+/** Environment for Python runs: the fixtures importable, no .pyc files written into the repo. */
+export function pythonEnv(extraPath: readonly string[] = []): NodeJS.ProcessEnv {
+  return { ...process.env, PYTHONPATH: [...extraPath, FIXTURES].join(':'), PYTHONDONTWRITEBYTECODE: '1' };
+}
+
+/** Twisted's own manager: `python -m twisted.trial [-j N] NAME…` in `cwd`. */
+export async function twistedTrial(jobs: number, names: readonly string[], cwd: string, env = pythonEnv()): Promise<ProcessResult & { summary: string }> {
+  const result = await runProcess(PYTHON, ['-m', 'twisted.trial', ...(jobs > 0 ? ['-j', String(jobs)] : []), ...names], { cwd, env });
+  const lines = result.stdout.split('\n').filter((line) => line.trim().length > 0);
+  return { ...result, summary: lines[lines.length - 1] ?? '' };
+}
+
+const DIST_OUTPUTS = ['worker-main.js', 'worker.js', 'node-test-reporter.js', 'node-tests.js'].map((f) => join(ROOT, 'dist/actors/trial', f));
+/** The worker's import graph (other developers' folders under actors/ are left out on purpose). */
+const SOURCE_DIRS: ReadonlyArray<[string, boolean]> = [['actors', false], ['actors/trial', false], ['codec', true], ['machines', false]];
+
+function newestSource(dir: string, recursive: boolean): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (recursive) newest = Math.max(newest, newestSource(path, true));
+    }
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The TypeScript worker runs from dist/. `npm test` builds first; a targeted `vitest run` may find
+ * dist/ stale, so the worker's import graph is compiled here when needed (tsc with the project's
+ * options, only the worker entry and the reporter as roots), under a lock shared by test files.
+ */
+export function ensureWorkerBuilt(): void {
+  const stale = () => {
+    const built = Math.min(...DIST_OUTPUTS.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
+    return built < Math.max(...SOURCE_DIRS.map(([dir, recursive]) => newestSource(join(ROOT, dir), recursive)));
+  };
+  if (!stale()) return;
+  const lock = join(ROOT, 'dist/.trial-build-lock');
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock left by a killed run (older than the longest build) is stale.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 300_000) rmdirSync(lock);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!stale()) return;
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const flags = [
+      '--target', 'ES2022', '--lib', 'ES2024', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--strict',
+      '--skipLibCheck', '--esModuleInterop', '--isolatedModules', '--verbatimModuleSyntax', '--types', 'node',
+      '--sourceMap', '--declaration', '--rootDir', ROOT, '--outDir', join(ROOT, 'dist'),
+    ];
+    try {
+      execFileSync(process.execPath, [tsc, ...flags, 'actors/trial/worker-main.ts', 'actors/trial/node-test-reporter.ts'], { cwd: ROOT, stdio: 'pipe' });
+    } catch (error) {
+      // Type errors still emit; only missing output is fatal.
+      if (stale()) throw new Error(`building the TypeScript trial worker failed: ${String((error as { stdout?: Buffer }).stdout ?? error)}`);
+    }
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+export const WORKER_MAIN = join(ROOT, 'dist/actors/trial/worker-main.js');
+
+/** A stream that keeps what is written, synchronously (a PassThrough may deliver after the run ends). */
+export function collectingStream(): { stream: NodeJS.WritableStream; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString();
+      callback();
+    },
+  });
+  return { stream, text: () => text };
+}
