@@ -42,6 +42,8 @@ interface PendingRead {
 }
 
 export class AmpCommandChannel implements CommandChannel {
+  /** A block is encoded into its box (a copy) before `writeBlock` resolves. */
+  readonly copiesBlocks = true;
   private readonly window: number;
   private readonly logger: Logger;
   /** Until the start answer is on the wire, what the command sends waits here (see `release`). */

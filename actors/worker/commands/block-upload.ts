@@ -1,13 +1,22 @@
 /**
  * The upload loop shared by upload_file and upload_directory (spec §3.4): one block at a time,
- * each acknowledged before the next is read (stop-and-wait, as Buildbot does).
+ * each handed to the channel before the next is read (Buildbot's stop-and-wait; an ampstate
+ * channel may keep a window of them in flight).
+ *
+ * The file is read ahead in chunks of about READ_AHEAD bytes (a whole number of blocks) and sent
+ * in `blocksize` slices: one read per megabyte rather than per block. When the channel copies each block before its
+ * `writeBlock` resolves (`copiesBlocks`, as the AMP channel does), the one chunk buffer is reused
+ * for the whole upload: no per-block allocation.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { maxsizeReachedMessage, type TransferStatus } from './transfer-status.js';
 
-/** Reads up to `length` bytes, fewer only at end of file. */
-export async function readBlock(handle: FileHandle, length: number): Promise<Buffer> {
-  const block = Buffer.allocUnsafe(length);
+/** Bytes read from the source at a time. */
+export const READ_AHEAD = 1024 * 1024;
+
+/** Reads up to `length` bytes into `into` (a fresh buffer by default), fewer only at end of file. */
+export async function readBlock(handle: FileHandle, length: number, into?: Buffer): Promise<Buffer> {
+  const block = into ?? Buffer.allocUnsafe(length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await handle.read(block, filled, length - filled, null);
@@ -26,11 +35,18 @@ export interface BlockUploadOptions {
   readonly status: TransferStatus;
   readonly stopped: () => boolean;
   readonly writeBlock: (data: Buffer) => Promise<void>;
+  /** `writeBlock` has copied the data when it resolves: the read buffer may be reused. */
+  readonly reuseBuffer?: boolean;
 }
 
 export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
   const { source, status } = options;
   let remaining = options.maxsize;
+  // A whole number of blocks, so every block but the last is full, as without read-ahead.
+  const chunkSize = options.blocksize * Math.max(1, Math.floor(READ_AHEAD / options.blocksize));
+  let reusable: Buffer | undefined;
+  let chunk: Buffer = Buffer.alloc(0);
+  let eof = false;
   for (;;) {
     if (status.interrupted || options.stopped() || source === null) return;
     const length = remaining === null ? options.blocksize : Math.min(options.blocksize, remaining);
@@ -40,7 +56,15 @@ export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
       status.fail(maxsizeReachedMessage(options.path));
       return;
     }
-    const data = await readBlock(source, length);
+    if (chunk.length === 0 && !eof) {
+      // Never more than the limit allows: what is read past it would not be sent anyway.
+      const wanted = remaining === null ? chunkSize : Math.min(chunkSize, remaining);
+      if (options.reuseBuffer === true) reusable ??= Buffer.allocUnsafe(chunkSize);
+      chunk = await readBlock(source, wanted, reusable);
+      eof = chunk.length < wanted;
+    }
+    const data = chunk.subarray(0, length);
+    chunk = chunk.subarray(data.length);
     if (data.length === 0) return;
     if (remaining !== null) remaining -= data.length;
     await options.writeBlock(data);

@@ -21,6 +21,11 @@ export interface CommandChannel {
   sendUpdate(entries: readonly UpdateEntry[]): void;
   /** Master-side FileWriter (uploads). Each promise resolves when the master acked. */
   writeBlock(data: Buffer): Promise<void>;
+  /**
+   * True when `writeBlock` has copied (encoded) `data` by the time its promise resolves, so the
+   * caller may reuse the buffer for the next block. Unset: the channel may keep a reference.
+   */
+  readonly copiesBlocks?: boolean;
   closeWriter(): Promise<void>;
   utime(accessTime: number, modifiedTime: number): Promise<void>;
   unpack(): Promise<void>;

@@ -58,6 +58,7 @@ export function createDirectoryUpload(args: CommandArguments, context: CommandCo
             status,
             stopped: () => killed,
             writeBlock: (data) => channel.writeBlock(data),
+            reuseBuffer: channel.copiesBlocks === true,
           });
         } catch (error) {
           failure = { error };

@@ -52,6 +52,7 @@ export function createFileUpload(args: CommandArguments, context: CommandContext
           status,
           stopped: () => killed,
           writeBlock: (data) => channel.writeBlock(data),
+          reuseBuffer: channel.copiesBlocks === true,
         });
       } catch (error) {
         status.rc = 1;
