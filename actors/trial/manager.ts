@@ -139,6 +139,8 @@ export class TrialManager {
       plan = eager ? probePython(python, cwd, env).then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env)) : listing.then((l) => l as WorkerPlan);
     }
     listing.catch(() => undefined);
+    // Lazy: `plan` is the listing too; its failure is reported through `listing` (awaited below).
+    plan.catch(() => undefined);
 
     if (eager) {
       const { argv, env: workerEnv } = await plan;
