@@ -29,6 +29,7 @@ function main(): void {
   const exit = (code: number) => {
     if (exiting) return;
     exiting = true;
+    worker.ended(code === 0, code === 0 ? undefined : 'connection to the manager broke');
     if (output.closed || output.destroyed) process.exit(code);
     output.once('close', () => process.exit(code));
     worker.connection.close();
@@ -46,6 +47,7 @@ function main(): void {
   let inputEnded = false;
   input.once('end', () => {
     inputEnded = true;
+    worker.stopping();
     // As workertrial: EOF is only seen between commands, so the Run in progress finishes first.
     void worker.idle().then(() => exit(0));
   });

@@ -183,6 +183,8 @@ export class WorkerProcess {
       }
     }
     const results = this.collector.end();
+    // What the worker itself reported: a Run with none is the silent 64 KiB loss the machine counts.
+    const reportedByWorker = results.length;
     control(this.run, { type: 'answered' });
     if (dead) {
       results.push(this.synthetic(test, 'worker-died', SYNTHETIC_ERROR_CLASSES.workerDied, `${this.describeExit()} while running ${test}${this.errLogTail()}`));
@@ -196,7 +198,7 @@ export class WorkerProcess {
             '(64 KiB; trial-dist-protocol.md §5, fixed by streams in Twisted 22.10).';
       results.push(this.synthetic(test, 'no-outcome', SYNTHETIC_ERROR_CLASSES.noOutcome, why));
     }
-    control(this.run, { type: 'reported', outcomes: results.length });
+    control(this.run, { type: 'reported', outcomes: reportedByWorker });
     return { results, dead, success };
   }
 

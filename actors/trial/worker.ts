@@ -114,6 +114,16 @@ export class TrialWorker {
     while (this.pending > 0) await this.queue.catch(() => undefined);
   }
 
+  /** Fd 3 reached EOF: no more Runs will come (the one in progress, if any, still finishes). */
+  stopping(): void {
+    control(this.run, { type: 'stop' });
+  }
+
+  /** The worker is about to exit: cleanly after EOF, or because the connection broke. */
+  ended(clean: boolean, reason?: string): void {
+    control(this.run, { type: 'ended', clean, reason });
+  }
+
   /** Sends one log line to the manager (it becomes a line of the test log). */
   async log(text: string): Promise<void> {
     for (const piece of splitForTestWrite(text)) {
