@@ -9,7 +9,7 @@
  * their SHA-256 (an unknown name costs the same as a wrong password and gets the same answer).
  */
 import type { Duplex } from 'node:stream';
-import { BehaviorSubject, Subject, concat, defer, of, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import {
   Complete,
   DownloadClose,
@@ -31,6 +31,7 @@ import type { BuilderList, WorkerSettings } from './connection-api.js';
 import { DuplicateNames } from './duplicate-names.js';
 import { MasterConnection } from './master-connection.js';
 import { Registrations } from './registrations.js';
+import { WorkerRegistry, type RegistryEvent } from './worker-registry.js';
 
 export const NOT_AUTHENTICATED_MESSAGE = 'Worker not authenticated.';
 export const DEFAULT_DUPLICATE_PING_TIMEOUT_MS = 10_000;
@@ -67,16 +68,7 @@ export interface ListenerOptions {
   readonly confinePaths?: boolean;
 }
 
-export type WorkerRegistryEvent =
-  | { readonly type: 'snapshot'; readonly current: ReadonlyMap<string, MasterConnection> }
-  | { readonly type: 'attached'; readonly name: string; readonly connection: MasterConnection; readonly current: ReadonlyMap<string, MasterConnection> }
-  | {
-      readonly type: 'detached';
-      readonly name: string;
-      readonly connection: MasterConnection;
-      readonly reason: Error;
-      readonly current: ReadonlyMap<string, MasterConnection>;
-    };
+export type WorkerRegistryEvent = RegistryEvent<MasterConnection>;
 
 export interface Registration {
   /** Refuses the worker from now on (and drops it if connected). */
@@ -92,9 +84,7 @@ export class Listener {
   private readonly options: ListenerOptions;
   private readonly registrations = new Registrations();
   /** Every logged-in connection by name, attaching ones included (duplicates are checked here). */
-  private readonly connections = new Map<string, MasterConnection>();
-  private readonly attachedSubject = new BehaviorSubject<ReadonlyMap<string, MasterConnection>>(new Map());
-  private readonly events = new Subject<WorkerRegistryEvent>();
+  private readonly registry = new WorkerRegistry<MasterConnection>();
   private readonly transports = new Set<AmpConnection>();
   private readonly duplicates: DuplicateNames;
   private server: AmpServer | undefined;
@@ -117,12 +107,12 @@ export class Listener {
 
   /** The attached workers now. */
   get current(): ReadonlyMap<string, MasterConnection> {
-    return this.attachedSubject.value;
+    return this.registry.current;
   }
 
   /** A snapshot first, then every attach and detach. Completes when the listener stops. */
   get workers$(): Observable<WorkerRegistryEvent> {
-    return defer(() => concat(of<WorkerRegistryEvent>({ type: 'snapshot', current: this.current }), this.events));
+    return this.registry.events$;
   }
 
   async start(): Promise<AmpServer['address']> {
@@ -151,8 +141,8 @@ export class Listener {
       return amp.closed;
     });
     await Promise.all([server?.close(), ...closing]);
-    await Promise.all([...this.connections.values()].map((connection) => connection.detached));
-    this.events.complete();
+    await Promise.all([...this.registry.loggedIn.values()].map((connection) => connection.detached));
+    this.registry.complete();
   }
 
   /** Serves a transport that is already connected (an in-process pair, a socket from elsewhere). */
@@ -177,7 +167,7 @@ export class Listener {
   /** Refuses `name` from now on and drops its connection if there is one. */
   unregister(name: string): void {
     this.registrations.delete(name);
-    const connection = this.connections.get(name);
+    const connection = this.registry.loggedIn.get(name);
     if (connection !== undefined) {
       this.logger.info({ worker: name }, 'worker unregistered; dropping its connection');
       connection.loseConnection(new LoginRefusedError(`worker '${name}' was unregistered`));
@@ -236,7 +226,7 @@ export class Listener {
   private async login(amp: AmpConnection, name: string, password: string, requestedWindow: number | undefined): Promise<MasterConnection> {
     this.checkCredentials(name, password);
     return this.duplicates.serialise(name, async () => {
-      const old = this.connections.get(name);
+      const old = this.registry.loggedIn.get(name);
       if (old !== undefined) await this.duplicates.settle(name, old);
       // The registration may have gone while we waited for the old connection.
       const registration = this.registrations.get(name);
@@ -254,7 +244,7 @@ export class Listener {
         confinePaths: this.options.confinePaths,
         transferWindow: Math.max(1, Math.min(requestedWindow ?? 1, maxWindow)),
       });
-      this.connections.set(name, connection);
+      this.registry.loggedIn.set(name, connection);
       connection.notifyOnDisconnect((reason) => this.onDetached(connection, reason));
       return connection;
     });
@@ -270,22 +260,13 @@ export class Listener {
   private runHandshake(connection: MasterConnection): void {
     connection.attach().then(
       () => {
-        if (this.connections.get(connection.name) !== connection || connection.state !== 'attached') return;
-        const current = new Map(this.current);
-        current.set(connection.name, connection);
-        this.attachedSubject.next(current);
-        this.events.next({ type: 'attached', name: connection.name, connection, current });
+        this.registry.publishAttached(connection);
       },
       (error: unknown) => this.logger.warn({ worker: connection.name, err: error }, 'handshake failed'),
     );
   }
 
   private onDetached(connection: MasterConnection, reason: Error): void {
-    if (this.connections.get(connection.name) === connection) this.connections.delete(connection.name);
-    if (this.current.get(connection.name) !== connection) return;
-    const current = new Map(this.current);
-    current.delete(connection.name);
-    this.attachedSubject.next(current);
-    this.events.next({ type: 'detached', name: connection.name, connection, reason, current });
+    this.registry.withdraw(connection, reason);
   }
 }

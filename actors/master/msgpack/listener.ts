@@ -17,7 +17,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BehaviorSubject, Subject, concat, defer, of, type Observable } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionLostError } from '../../../codec/errors.js';
 import { LoginRefusedError, NotAuthenticatedError } from '../../../codec/protocols/worker-errors.js';
@@ -31,6 +31,7 @@ import { MsgpackConnection, type RunningCommandRef } from './connection.js';
 import { MsgpackPeer } from './peer.js';
 import { DuplicateNames } from '../duplicate-names.js';
 import { Registrations } from '../registrations.js';
+import { WorkerRegistry, type RegistryEvent } from '../worker-registry.js';
 
 /** What Buildbot's msgpack master sends in `set_worker_settings` (no AMP value limit to respect). */
 export const MSGPACK_WORKER_SETTINGS: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS, bufferSize: 64 * 1024 };
@@ -64,21 +65,7 @@ export interface MsgpackListenerOptions {
   readonly maxPayload?: number;
 }
 
-export type MsgpackRegistryEvent =
-  | { readonly type: 'snapshot'; readonly current: ReadonlyMap<string, MsgpackConnection> }
-  | {
-      readonly type: 'attached';
-      readonly name: string;
-      readonly connection: MsgpackConnection;
-      readonly current: ReadonlyMap<string, MsgpackConnection>;
-    }
-  | {
-      readonly type: 'detached';
-      readonly name: string;
-      readonly connection: MsgpackConnection;
-      readonly reason: Error;
-      readonly current: ReadonlyMap<string, MsgpackConnection>;
-    };
+export type MsgpackRegistryEvent = RegistryEvent<MsgpackConnection>;
 
 /** An upgrade the listener refused, for operators and tests. */
 export interface UpgradeRefusal {
@@ -98,9 +85,7 @@ export class MsgpackListener {
   private readonly options: MsgpackListenerOptions;
   private readonly registrations = new Registrations();
   /** Every connection by name, attaching ones included (duplicates are checked here). */
-  private readonly connections = new Map<string, MsgpackConnection>();
-  private readonly attachedSubject = new BehaviorSubject<ReadonlyMap<string, MsgpackConnection>>(new Map());
-  private readonly events = new Subject<MsgpackRegistryEvent>();
+  private readonly registry = new WorkerRegistry<MsgpackConnection>();
   private readonly refusalSubject = new Subject<UpgradeRefusal>();
   private readonly duplicates: DuplicateNames;
   private readonly peers = new Set<MsgpackPeer>();
@@ -129,12 +114,12 @@ export class MsgpackListener {
 
   /** The attached workers now. */
   get current(): ReadonlyMap<string, MsgpackConnection> {
-    return this.attachedSubject.value;
+    return this.registry.current;
   }
 
   /** A snapshot first, then every attach and detach. Completes when the listener stops. */
   get workers$(): Observable<MsgpackRegistryEvent> {
-    return defer(() => concat(of<MsgpackRegistryEvent>({ type: 'snapshot', current: this.current }), this.events));
+    return this.registry.events$;
   }
 
   /** Every refused upgrade (401, 400, 503), as it happens. */
@@ -178,7 +163,7 @@ export class MsgpackListener {
       return peer.closed;
     });
     await Promise.all(closing);
-    await Promise.all([...this.connections.values()].map((connection) => connection.detached));
+    await Promise.all([...this.registry.loggedIn.values()].map((connection) => connection.detached));
     this.wss.close();
     if (server !== undefined) {
       await new Promise<void>((resolve) => {
@@ -186,7 +171,7 @@ export class MsgpackListener {
         server.closeAllConnections();
       });
     }
-    this.events.complete();
+    this.registry.complete();
     this.refusalSubject.complete();
   }
 
@@ -200,7 +185,7 @@ export class MsgpackListener {
   unregister(name: string): void {
     this.registrations.delete(name);
     this.orphans.delete(name);
-    const connection = this.connections.get(name);
+    const connection = this.registry.loggedIn.get(name);
     if (connection !== undefined) {
       this.logger.info({ worker: name }, 'worker unregistered; dropping its connection');
       connection.loseConnection(new LoginRefusedError(`worker '${name}' was unregistered`));
@@ -254,7 +239,7 @@ export class MsgpackListener {
       return;
     }
     this.duplicates.serialise(name, async () => {
-      const old = this.connections.get(name);
+      const old = this.registry.loggedIn.get(name);
       if (old !== undefined) await this.duplicates.settle(name, old);
       // The registration may have gone while we waited for the old connection.
       const registration = this.registrations.get(name);
@@ -271,7 +256,7 @@ export class MsgpackListener {
         confinePaths: this.options.confinePaths,
         interruptBeforeShutdown: this.options.interruptBeforeShutdown,
       });
-      this.connections.set(name, connection);
+      this.registry.loggedIn.set(name, connection);
       connection.notifyOnDisconnect((reason) => this.onDetached(connection, reason));
       return connection;
     }).then(
@@ -292,11 +277,7 @@ export class MsgpackListener {
           this.orphans.delete(connection.name);
           await connection.reapOrphans(orphans);
         }
-        if (this.connections.get(connection.name) !== connection || connection.state !== 'attached') return;
-        const current = new Map(this.current);
-        current.set(connection.name, connection);
-        this.attachedSubject.next(current);
-        this.events.next({ type: 'attached', name: connection.name, connection, current });
+        this.registry.publishAttached(connection);
       },
       (error: unknown) => this.logger.warn({ worker: connection.name, err: error }, 'handshake failed'),
     );
@@ -309,11 +290,6 @@ export class MsgpackListener {
       this.orphans.set(connection.name, [...(this.orphans.get(connection.name) ?? []), ...running]);
       this.logger.warn({ worker: connection.name, commands: running.map((command) => command.commandId) }, 'worker lost with commands running');
     }
-    if (this.connections.get(connection.name) === connection) this.connections.delete(connection.name);
-    if (this.current.get(connection.name) !== connection) return;
-    const current = new Map(this.current);
-    current.delete(connection.name);
-    this.attachedSubject.next(current);
-    this.events.next({ type: 'detached', name: connection.name, connection, reason, current });
+    this.registry.withdraw(connection, reason);
   }
 }
