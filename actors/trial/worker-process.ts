@@ -57,7 +57,6 @@ export class WorkerProcess {
   /** Resolves when the process has ended and its AMP output has been read to the end. */
   readonly exited: Promise<WorkerExit>;
   readonly collector: ResultCollector;
-  private readonly options: WorkerProcessOptions;
   private exit: WorkerExit | undefined;
   private spawnError: Error | undefined;
   /** test.log, written synchronously per TestWrite as Twisted does (no thread-pool round trip per line). */
@@ -66,7 +65,6 @@ export class WorkerProcess {
   private stderrTail: Buffer = Buffer.alloc(0);
 
   constructor(options: WorkerProcessOptions) {
-    this.options = options;
     this.index = options.index;
     this.directory = options.directory;
     this.run = createActor(trialRunMachine, { inspect: options.inspect }).start();

@@ -31,7 +31,7 @@ import {
   patterned,
   texts,
 } from './arbitraries.js';
-import { Oracle, ampTypeOf, canonicalRep, oracleUnavailableReason, toRep, type OracleEntry, type Rep, type Spec } from './twisted-oracle.js';
+import { Oracle, ampTypeOf, canonicalRep, oracleUnavailableReason, toRep, type Rep, type Spec } from './twisted-oracle.js';
 
 const unavailable = oracleUnavailableReason();
 const inCI = process.env.CI === 'true';

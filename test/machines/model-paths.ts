@@ -51,7 +51,6 @@ export function modelPaths<E extends EventObject>(
 ): ModelPath<E>[] {
   const seen = new Set<string>();
   const out: ModelPath<E>[] = [];
-  const label = options.label ?? ((event: EventObject) => event.type);
   const traversal = (bounds: Omit<ModelPathOptions, 'simple' | 'label' | 'everyTransition'>) => ({
     events: events as never,
     ...(bounds.stopWhen === undefined ? {} : { stopWhen: bounds.stopWhen }),
