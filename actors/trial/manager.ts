@@ -14,6 +14,7 @@ import { TrialTreeReporter } from './reporter.js';
 import type { TrialEvent, TrialResult, TrialSummary } from './results.js';
 import { claimTrialTemp, type TrialTempDirectory } from './temp-dir.js';
 import { StreamRegistry, WorkerProcess, type DialectChoice } from './worker-process.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export interface TrialManagerOptions {
   /** Test names: dotted Python names as trial takes them, or (with `node`) files / `file::suite::test` ids. */
@@ -87,7 +88,7 @@ export class TrialManager {
     if (!Number.isInteger(options.jobs) || options.jobs < 1) throw new RangeError('jobs must be a positive integer');
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ trial: 'manager' });
-    this.pool = createActor(trialWorkerPoolMachine, { input: { size: options.jobs }, inspect: options.inspect }).start();
+    this.pool = createActor(trialWorkerPoolMachine, { input: { size: options.jobs }, inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** Every event of the run; subscribe before `run()`. Completes after `done`. */

@@ -12,6 +12,7 @@ import { control } from './control.js';
 import { SYNTHETIC_ERROR_CLASSES, WorkerDiedError } from './errors.js';
 import { ResultCollector, type DialectChoice, type StreamRegistry } from './result-collector.js';
 import type { TrialResult } from './results.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export { StreamRegistry, toFrames, type DialectChoice } from './result-collector.js';
 
@@ -67,7 +68,7 @@ export class WorkerProcess {
   constructor(options: WorkerProcessOptions) {
     this.index = options.index;
     this.directory = options.directory;
-    this.run = createActor(trialRunMachine, { inspect: options.inspect }).start();
+    this.run = createActor(trialRunMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
     mkdirSync(this.directory, { recursive: true });
     const outLog = createWriteStream(join(this.directory, 'out.log'));
     const errLog = createWriteStream(join(this.directory, 'err.log'));

@@ -19,6 +19,7 @@ import { responders } from '../responders.js';
 import { control } from './control.js';
 import { runNodeTest, type WorkerOutcome } from './node-tests.js';
 import type { TrialFrame } from './results.js';
+import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 /**
  * Trial's worker side (`WorkerProtocol`, trial-dist-protocol.md §1.3, §2, §4) in TypeScript, for
@@ -91,7 +92,7 @@ export class TrialWorker {
     this.root = options.root ?? process.cwd();
     this.directory = process.cwd();
     this.logger = (options.logger ?? defaultLogger).child({ trialWorker: process.pid });
-    this.run = createActor(trialRunMachine, { inspect: options.inspect }).start();
+    this.run = createActor(trialRunMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
     const table = responders()
       .on(Start, ({ directory }) => {
         process.chdir(directory);
