@@ -1,5 +1,6 @@
 import './buffer-fast-paths.js';
 import { type AmpBox, MAX_KEY_LENGTH } from './box.js';
+import { DecodedBox } from './decoded-box.js';
 import { KeyTooLongError } from './errors.js';
 import { FramingState, type FramingStateCode } from './framing-states.js';
 
@@ -33,7 +34,7 @@ export interface BoxDecoderHandlers {
  */
 export class BoxDecoder {
   state: FramingStateCode = INIT;
-  private box: AmpBox | undefined;
+  private box: DecodedBox | undefined;
   private key = '';
   /** Raw bytes of a string that has started but not finished, prefix included. */
   private partial: Buffer[] = [];
@@ -183,10 +184,10 @@ export class BoxDecoder {
     const state = this.state;
     const length = bodyEnd - bodyStart;
     if (state === VALUE) {
-      this.box!.set(this.key, buf.subarray(bodyStart, bodyEnd));
+      this.box!.add(this.key, buf, bodyStart, bodyEnd);
       this.state = KEY;
     } else if (length === 0) {
-      const box = state === INIT ? new Map<string, Buffer>() : this.box!;
+      const box = state === INIT ? new DecodedBox() : this.box!;
       this.box = undefined;
       this.state = INIT;
       this.handlers.onTrace?.({ length, from: state, to: INIT });
@@ -194,7 +195,7 @@ export class BoxDecoder {
       return;
     } else {
       if (state === INIT) {
-        this.box = new Map();
+        this.box = new DecodedBox();
         this.keyIndex = 0;
       }
       this.key = this.readKey(buf, bodyStart, bodyEnd);

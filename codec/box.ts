@@ -4,7 +4,7 @@
  * Keys are held as latin1 strings so that every key byte maps to one UTF-16 code unit: sorting the
  * strings then sorts the raw bytes exactly as Twisted does, and no key is ever mis-decoded.
  */
-export type AmpBox = Map<string, Buffer>;
+export type AmpBox = ReadonlyMap<string, Buffer>;
 
 /**
  * What a box may hold on the way out: raw bytes, or text that is written as UTF-8.
@@ -27,7 +27,7 @@ export const ERROR_DESCRIPTION = '_error_description';
 
 /** Builds an incoming-style box from text or bytes, for tests and raw calls. */
 export function makeBox(fields: Readonly<Record<string, WireValue>>): AmpBox {
-  const box: AmpBox = new Map();
+  const box = new Map<string, Buffer>();
   for (const [key, value] of Object.entries(fields)) {
     box.set(key, typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value));
   }

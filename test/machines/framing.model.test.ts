@@ -92,7 +92,7 @@ interface PlannedString {
  */
 function planPath(machine: FramingMachine, events: readonly FramingStringEvent[]): PlannedString[] {
   const actor = createActor(machine).start();
-  let box: AmpBox = new Map();
+  let box = new Map<string, Buffer>();
   let key = '';
   const plan = events.map((event, index): PlannedString => {
     const from = actor.getSnapshot().value;

@@ -1,0 +1,88 @@
+/**
+ * A box as the decoder delivers it: a read-only map from key to value bytes, built without a `Map`
+ * and without a Buffer view per value until one is asked for. A small box is one flat array
+ * (key, chunk, start, end per pair), which is what keeps decoding at millions of boxes per second;
+ * a box with many keys gets an index so a hostile peer cannot make lookups quadratic.
+ */
+const STRIDE = 4;
+/** Past this many pairs, lookups go through a Map index. */
+const INDEXED_ABOVE = 16;
+
+export class DecodedBox implements ReadonlyMap<string, Buffer> {
+  /** key, chunk (or the materialised view), start (-1 once materialised), end — per pair. */
+  private readonly slots: (string | Buffer | number)[] = [];
+  private index: Map<string, number> | undefined;
+
+  /** Adds a pair whose value is `chunk[start, end)`; a repeated key replaces the value (last wins). */
+  add(key: string, chunk: Buffer, start: number, end: number): void {
+    const at = this.find(key);
+    const slots = this.slots;
+    if (at >= 0) {
+      slots[at + 1] = chunk;
+      slots[at + 2] = start;
+      slots[at + 3] = end;
+      return;
+    }
+    slots.push(key, chunk, start, end);
+    const count = slots.length / STRIDE;
+    if (this.index !== undefined) this.index.set(key, slots.length - STRIDE);
+    else if (count > INDEXED_ABOVE) {
+      this.index = new Map();
+      for (let i = 0; i < slots.length; i += STRIDE) this.index.set(slots[i] as string, i);
+    }
+  }
+
+  get size(): number {
+    return this.slots.length / STRIDE;
+  }
+
+  get(key: string): Buffer | undefined {
+    const at = this.find(key);
+    return at < 0 ? undefined : this.view(at);
+  }
+
+  has(key: string): boolean {
+    return this.find(key) >= 0;
+  }
+
+  *keys(): MapIterator<string> {
+    for (let i = 0; i < this.slots.length; i += STRIDE) yield this.slots[i] as string;
+  }
+
+  *values(): MapIterator<Buffer> {
+    for (let i = 0; i < this.slots.length; i += STRIDE) yield this.view(i);
+  }
+
+  *entries(): MapIterator<[string, Buffer]> {
+    for (let i = 0; i < this.slots.length; i += STRIDE) yield [this.slots[i] as string, this.view(i)];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, Buffer]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: Buffer, key: string, map: ReadonlyMap<string, Buffer>) => void, thisArg?: unknown): void {
+    for (let i = 0; i < this.slots.length; i += STRIDE) callback.call(thisArg, this.view(i), this.slots[i] as string, this);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'DecodedBox';
+  }
+
+  private find(key: string): number {
+    if (this.index !== undefined) return this.index.get(key) ?? -1;
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i += STRIDE) if (slots[i] === key) return i;
+    return -1;
+  }
+
+  private view(at: number): Buffer {
+    const slots = this.slots;
+    const start = slots[at + 2] as number;
+    if (start < 0) return slots[at + 1] as Buffer;
+    const view = (slots[at + 1] as Buffer).subarray(start, slots[at + 3] as number);
+    slots[at + 1] = view;
+    slots[at + 2] = -1;
+    return view;
+  }
+}
