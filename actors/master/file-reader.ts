@@ -14,6 +14,7 @@ import { FileReaderImpl } from './connection-api.js';
 import { TransferSourceError, TransferStateError } from './errors.js';
 import type { TransferProgress } from './file-writer.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
+import { SerialQueue } from './serial-queue.js';
 
 export interface FileReaderOptions {
   readonly source: string;
@@ -35,7 +36,7 @@ export class FileReader extends FileReaderImpl {
   private opening: Promise<FileHandle> | undefined;
   private size: number | undefined;
   private offset = 0;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   /** Throws PathEscapeError at once if the source leaves `masterBasedir`. */
   constructor(options: FileReaderOptions) {
@@ -127,9 +128,7 @@ export class FileReader extends FileReaderImpl {
   }
 
   private serial<T>(job: Job<T>): Promise<T> {
-    const result = this.tail.then(job);
-    this.tail = result.catch(() => undefined);
-    return result;
+    return this.queue.run(job);
   }
 
   private require(operation: string, event: FileTransferEvent): void {

@@ -21,6 +21,7 @@ import { FileWriterImpl } from './connection-api.js';
 import { TransferStateError } from './errors.js';
 import { unpackArchive } from './unpack.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
+import { SerialQueue } from './serial-queue.js';
 
 export const TEMP_PREFIX = 'buildbot-transfer-';
 
@@ -62,7 +63,7 @@ export class FileWriter extends FileWriterImpl {
   private handle: FileHandle | undefined;
   private tempPath: string | undefined;
   private pendingTimes: readonly [number, number] | undefined;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private written = 0;
 
   /** Throws PathEscapeError at once if the destination leaves `masterBasedir`. */
@@ -213,9 +214,7 @@ export class FileWriter extends FileWriterImpl {
   private destinationPlaced = false;
 
   private serial<T>(job: Job<T>): Promise<T> {
-    const result = this.tail.then(job);
-    this.tail = result.catch(() => undefined);
-    return result;
+    return this.queue.run(job);
   }
 
   private require(operation: string, event: FileTransferEvent): void {
