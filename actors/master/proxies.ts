@@ -7,16 +7,7 @@
  * the worker has several writes or reads in flight, and the file must still see them in order.
  */
 import { FileReaderImpl, FileWriterImpl, type ImplClass, type ProxyClass, type ProxyTable } from './connection-api.js';
-
-class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(job: () => T | Promise<T>): Promise<T> {
-    const result = this.tail.then(job);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
+import { SerialQueue } from './serial-queue.js';
 
 export class FileWriterProxy {
   private readonly queue = new SerialQueue();

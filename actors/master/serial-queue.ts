@@ -5,7 +5,7 @@
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
 
-  run<T>(job: () => Promise<T>): Promise<T> {
+  run<T>(job: () => T | Promise<T>): Promise<T> {
     const result = this.tail.then(job);
     // A failed job must not stop the ones queued after it; its caller gets the rejection.
     this.tail = result.catch(() => undefined);
