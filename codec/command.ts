@@ -62,6 +62,11 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.arguments.encode(args, [tag, this.nameBytes]);
   }
 
+  /** A request whose large byte values are referenced, not copied: for a connection's writev. */
+  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number): Buffer | Buffer[] {
+    return this.arguments.encodeParts(args, [tag, this.nameBytes], zeroCopyAbove);
+  }
+
   decodeArguments(box: AmpBox): Decoded<A> {
     return this.arguments.decode(box);
   }
@@ -69,6 +74,10 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
   /** `tag` is echoed verbatim: the request's `_ask` bytes can be passed as they came. */
   encodeAnswer(tag: WireValue, response: Encodable<R>): Buffer {
     return this.response.encode(response, [tag]);
+  }
+
+  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number): Buffer | Buffer[] {
+    return this.response.encodeParts(response, [tag], zeroCopyAbove);
   }
 
   decodeResponse(box: AmpBox): Decoded<R> {

@@ -34,7 +34,31 @@ export function encodeSortedPairs(
   values: readonly (WireValue | undefined)[],
   checkKeys = false,
 ): Buffer {
+  return encodePairs(keys, values, checkKeys, Infinity) as Buffer;
+}
+
+/**
+ * The same bytes as `encodeSortedPairs`, as a list of parts in which byte values over
+ * `zeroCopyAbove` are the caller's own buffers rather than copies: a connection writes the parts
+ * with one writev, so a 60 KB value costs neither a copy nor a 60 KB allocation. The caller must
+ * not change those buffers until they are written.
+ */
+export function encodeSortedPairsParts(
+  keys: readonly string[],
+  values: readonly (WireValue | undefined)[],
+  zeroCopyAbove: number,
+): Buffer | Buffer[] {
+  return encodePairs(keys, values, false, zeroCopyAbove);
+}
+
+function encodePairs(
+  keys: readonly string[],
+  values: readonly (WireValue | undefined)[],
+  checkKeys: boolean,
+  zeroCopyAbove: number,
+): Buffer | Buffer[] {
   let total = 2;
+  let referenced = 0;
   const lengths = lengthScratch;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
@@ -44,8 +68,11 @@ export function encodeSortedPairs(
     if (length > MAX_VALUE_LENGTH) throw new ValueTooLongError(keys[i]!, length);
     lengths[i] = length;
     total += 4 + keys[i]!.length + length;
+    if (typeof value !== 'string' && length > zeroCopyAbove) referenced += length;
   }
-  const out = Buffer.allocUnsafe(total);
+  const out = Buffer.allocUnsafe(total - referenced);
+  const parts: Buffer[] | undefined = referenced > 0 ? [] : undefined;
+  let segmentStart = 0;
   let offset = 0;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
@@ -66,6 +93,9 @@ export function encodeSortedPairs(
         for (let j = 0; j < length; j++) out[offset + j] = value.charCodeAt(j);
         offset += length;
       } else offset += out.utf8Write(value, offset);
+    } else if (parts !== undefined && length > zeroCopyAbove) {
+      parts.push(out.subarray(segmentStart, offset), Buffer.from(value.buffer, value.byteOffset, length));
+      segmentStart = offset;
     } else {
       if (length <= SHORT_VALUE) for (let j = 0; j < length; j++) out[offset + j] = value[j]!;
       else out.set(value, offset);
@@ -74,7 +104,9 @@ export function encodeSortedPairs(
   }
   out[offset] = 0;
   out[offset + 1] = 0;
-  return out;
+  if (parts === undefined) return out;
+  parts.push(out.subarray(segmentStart, offset + 2));
+  return parts;
 }
 
 /** Byte order of latin1 keys is code-unit order, which is what `<` compares. */

@@ -1,5 +1,5 @@
 import type { AmpBox, WireValue } from './box.js';
-import { checkKey, compareKeys, encodeSortedPairs } from './encode-box.js';
+import { checkKey, compareKeys, encodeSortedPairsParts } from './encode-box.js';
 import {
   AmpStateError,
   InvalidArgumentError,
@@ -72,6 +72,11 @@ export class CompiledSchema<S extends Schema> {
 
   /** The values as wire values, keyed like `sortedKeys`; `reserved` fills the reserved keys. */
   encode(values: Encodable<S>, reserved: readonly (WireValue | undefined)[] = []): Buffer {
+    return this.encodeParts(values, reserved, Infinity) as Buffer;
+  }
+
+  /** As `encode`, with byte values over `zeroCopyAbove` referenced rather than copied (see encodeSortedPairsParts). */
+  encodeParts(values: Encodable<S>, reserved: readonly (WireValue | undefined)[], zeroCopyAbove: number): Buffer | Buffer[] {
     const given = values as Record<string, unknown>;
     for (const key in given) {
       if (!this.declared.has(key) && given[key] !== undefined) throw new UnknownArgumentError(this.owner, key);
@@ -99,7 +104,7 @@ export class CompiledSchema<S extends Schema> {
       }
     }
     try {
-      return encodeSortedPairs(this.sortedKeys, wire);
+      return encodeSortedPairsParts(this.sortedKeys, wire, zeroCopyAbove);
     } finally {
       wire.fill(undefined);
     }
