@@ -8,13 +8,15 @@ import { describe, expect, it } from 'vitest';
 import { RemoteCommand } from '../../actors/master/remote-command.js';
 import { RETRY } from '../../actors/master/results.js';
 import { defineScenarios, isAlive, pidFrom, sleeperCommand } from './scenarios.js';
-import { inCI, stockWorkerAvailability } from './stock-worker.js';
+import { describeWithPeer } from '../support/describe-with-peer.js';
+import { stockWorkerAvailability } from './stock-worker.js';
 import { BUILDER, startStockTarget } from './targets.js';
 
 const availability = stockWorkerAvailability();
+const version = availability.ok ? availability.version : 'not installed';
 
-if (availability.ok) {
-  defineScenarios('stock', `stock buildbot-worker ${availability.version} over msgpack_experimental_v7`);
+describeWithPeer('stock buildbot-worker over msgpack_experimental_v7', { available: availability.ok, reason: availability.ok ? '' : availability.reason }, () => {
+  defineScenarios('stock', `stock buildbot-worker ${version} over msgpack_experimental_v7`);
 
   describe('3.7 shutdown bug (spec §4), with the master accommodation turned off', () => {
     it('shutdown while a command runs: 3.7 crashes in stopService, exits, and leaves the command running', async () => {
@@ -37,15 +39,4 @@ if (availability.ok) {
       }
     }, 40_000);
   });
-} else if (inCI()) {
-  describe('stock buildbot-worker over msgpack_experimental_v7', () => {
-    it('is installed (CI=true: the stock-worker suite must run, never skip)', () => {
-      throw new Error(availability.reason);
-    });
-  });
-} else {
-  console.warn(`[test:buildbot] skipping the stock-worker scenarios: ${availability.reason}`);
-  describe.skip(`stock buildbot-worker scenarios (skipped: ${availability.reason})`, () => {
-    it('needs buildbot-worker', () => undefined);
-  });
-}
+});

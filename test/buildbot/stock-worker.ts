@@ -15,12 +15,6 @@ export const PROTOCOL = 'msgpack_experimental_v7';
 
 export type Availability = { readonly ok: true; readonly version: string } | { readonly ok: false; readonly reason: string };
 
-/** CI=true (or any CI value but "", "0" and "false") turns a missing worker into a failure. */
-export function inCI(): boolean {
-  const value = process.env.CI;
-  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
-}
-
 /** The environment the worker runs with: Debian's Python, nothing of pyenv or a virtualenv. */
 function workerEnv(): NodeJS.ProcessEnv {
   return {

@@ -31,11 +31,11 @@ import {
   patterned,
   texts,
 } from './arbitraries.js';
+import { IN_CI } from '../support/describe-with-peer.js';
 import { Oracle, ampTypeOf, canonicalRep, oracleUnavailableReason, toRep, type Rep, type Spec } from './twisted-oracle.js';
 
 const unavailable = oracleUnavailableReason();
-const inCI = process.env.CI === 'true';
-const skip = unavailable !== undefined && !inCI;
+const skip = unavailable !== undefined && !IN_CI;
 const SEED = Number(process.env.FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Mismatches shown per assertion; enough to see a pattern without flooding the report. */
 const SHOWN = 5;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'vitest';
+import { describeWithPeer } from '../support/describe-with-peer.js';
 import { AmpConnection, type AmpConnectionEvent } from '../../actors/amp-connection.js';
 import { responders, startTlsWith, switchProtocol } from '../../actors/responders.js';
 import type { TlsOptions } from '../../actors/tls-options.js';
@@ -58,28 +58,14 @@ export function pythonAvailability(): Availability {
   return availability;
 }
 
-export const isCI = process.env.CI === 'true';
+export { IN_CI as isCI } from '../support/describe-with-peer.js';
 
 /**
  * A describe() that needs the Python peers. Without them: under CI a single failing test says why;
  * elsewhere the suite is skipped with the reason in its name and on stderr.
  */
 export function describeInterop(name: string, body: () => void): void {
-  const { available, reason } = pythonAvailability();
-  if (available) {
-    describe(name, body);
-    return;
-  }
-  if (isCI) {
-    describe(name, () => {
-      it(`has ${PYTHON} with Twisted (required under CI=true)`, () => {
-        throw new Error(`interop suite cannot run under CI: ${reason}`);
-      });
-    });
-    return;
-  }
-  process.stderr.write(`[interop] skipping "${name}": ${reason}\n`);
-  describe.skip(`${name} [skipped: ${reason}]`, body);
+  describeWithPeer(name, pythonAvailability(), body);
 }
 
 // ------------------------------------------------------------------ certificates

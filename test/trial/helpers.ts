@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'vitest';
+import { describeWithPeer } from '../support/describe-with-peer.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(ROOT, 'test/trial/fixtures');
 export const JS_FIXTURES = join(ROOT, 'test/trial/js-fixtures');
 /** Debian's interpreter has Twisted 22.4; the `python3` on PATH may not. */
 export const PYTHON = process.env.AMPSTATE_PYTHON ?? '/usr/bin/python3';
-export const IN_CI = process.env.CI === 'true';
+export { IN_CI } from '../support/describe-with-peer.js';
 
 export interface TwistedStatus {
   readonly ok: boolean;
@@ -35,14 +35,7 @@ export function twistedStatus(): TwistedStatus {
  */
 export function describeWithTwisted(name: string, body: () => void): void {
   const status = twistedStatus();
-  if (status.ok) describe(name, body);
-  else if (IN_CI) {
-    describe(name, () => {
-      it('needs Python with Twisted (CI=true: missing interop is a failure, not a skip)', () => {
-        throw new Error(status.reason);
-      });
-    });
-  } else describe.skip(`${name} [skipped: ${status.reason}]`, body);
+  describeWithPeer(name, { available: status.ok, reason: status.reason ?? '' }, body);
 }
 
 /** A fresh directory for a run's cwd (its `_trial_temp` lands there). */
