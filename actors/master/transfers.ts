@@ -103,14 +103,22 @@ function finishedUpload(command: RemoteCommand, writer: FileWriter, connection: 
   })();
 }
 
-/** Copies one worker file to the master (`uploadFile`). */
-export function uploadFile(connection: Connection, options: UploadFileOptions): Transfer {
+/**
+ * What the two uploads share: a FileWriter at `masterdest` and the worker command that feeds it;
+ * `shape` gives the writer's kind and the command's own arguments.
+ */
+function upload(
+  connection: Connection,
+  options: UploadFileOptions | UploadDirectoryOptions,
+  shape: { readonly commandName: string; readonly directory: boolean; readonly mode?: number | null; readonly defaultBlocksize: number; readonly args: Record<string, unknown> },
+): Transfer {
   let writer: FileWriter;
   try {
     writer = new FileWriter({
       destination: options.masterdest,
+      directory: shape.directory,
       maxsize: options.maxsize,
-      mode: options.mode,
+      mode: shape.mode,
       masterBasedir: options.masterBasedir,
       inspect: options.inspect,
       logger: options.logger,
@@ -119,14 +127,14 @@ export function uploadFile(connection: Connection, options: UploadFileOptions): 
     return refused(error, options);
   }
   const command = transferCommand(
-    'uploadFile',
+    shape.commandName,
     {
       workdir: options.workdir ?? 'build',
       workersrc: options.workersrc,
       writer,
       maxsize: options.maxsize ?? null,
-      blocksize: blocksize(options.blocksize, DEFAULT_UPLOAD_FILE_BLOCKSIZE),
-      keepstamp: options.keepstamp ?? false,
+      blocksize: blocksize(options.blocksize, shape.defaultBlocksize),
+      ...shape.args,
     },
     options,
   );
@@ -134,35 +142,25 @@ export function uploadFile(connection: Connection, options: UploadFileOptions): 
   return { progress$: writer.progress$, result, command, interrupt: (why) => command.interrupt(why) };
 }
 
+/** Copies one worker file to the master (`uploadFile`). */
+export function uploadFile(connection: Connection, options: UploadFileOptions): Transfer {
+  return upload(connection, options, {
+    commandName: 'uploadFile',
+    directory: false,
+    mode: options.mode,
+    defaultBlocksize: DEFAULT_UPLOAD_FILE_BLOCKSIZE,
+    args: { keepstamp: options.keepstamp ?? false },
+  });
+}
+
 /** Copies a worker directory to the master as a tar, unpacked there (`uploadDirectory`). */
 export function uploadDirectory(connection: Connection, options: UploadDirectoryOptions): Transfer {
-  let writer: FileWriter;
-  try {
-    writer = new FileWriter({
-      destination: options.masterdest,
-      directory: true,
-      maxsize: options.maxsize,
-      masterBasedir: options.masterBasedir,
-      inspect: options.inspect,
-      logger: options.logger,
-    });
-  } catch (error) {
-    return refused(error, options);
-  }
-  const command = transferCommand(
-    'uploadDirectory',
-    {
-      workdir: options.workdir ?? 'build',
-      workersrc: options.workersrc,
-      writer,
-      maxsize: options.maxsize ?? null,
-      blocksize: blocksize(options.blocksize, DEFAULT_DIRECTORY_BLOCKSIZE),
-      compress: options.compress ?? null,
-    },
-    options,
-  );
-  const result = finishedUpload(command, writer, connection, options.builderName);
-  return { progress$: writer.progress$, result, command, interrupt: (why) => command.interrupt(why) };
+  return upload(connection, options, {
+    commandName: 'uploadDirectory',
+    directory: true,
+    defaultBlocksize: DEFAULT_DIRECTORY_BLOCKSIZE,
+    args: { compress: options.compress ?? null },
+  });
 }
 
 /** Copies one master file to the worker (`downloadFile`). */
