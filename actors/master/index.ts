@@ -34,6 +34,7 @@ export {
   DEFAULT_LOGIN_TIMEOUT_MS,
   DEFAULT_MAX_TRANSFER_WINDOW,
   NOT_AUTHENTICATED_MESSAGE,
+  type CommonListenerOptions,
   type ListenerOptions,
   type Registration,
   type WorkerRegistration,

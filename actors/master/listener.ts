@@ -45,9 +45,8 @@ export interface WorkerRegistration {
   readonly builders?: BuilderList;
 }
 
-export interface ListenerOptions {
-  /** A Twisted-style server endpoint (`tcp:0`, `tcp:9989:interface=127.0.0.1`, `ssl:…`, `unix:…`). */
-  readonly endpoint?: string;
+/** What every listener takes, whatever protocol it speaks. */
+export interface CommonListenerOptions {
   /** Worker name → password (or a registration with builders). */
   readonly registrations?: Readonly<Record<string, string | WorkerRegistration>>;
   readonly logger?: Logger;
@@ -58,14 +57,19 @@ export interface ListenerOptions {
   readonly keepaliveTimeoutMs?: number;
   /** How long the old connection of a duplicate name has to answer its ping. Default 10 s. */
   readonly duplicatePingTimeoutMs?: number;
-  /** A transport that has not logged in by then is closed. Default 30 s; 0 disables. */
-  readonly loginTimeoutMs?: number;
-  /** The largest transfer window granted. Default 16. */
-  readonly maxTransferWindow?: number;
   /** Output settings sent in the handshake; null sends none. */
   readonly workerSettings?: WorkerSettings | null;
   /** Refuse command paths resolving outside the builder directory. */
   readonly confinePaths?: boolean;
+}
+
+export interface ListenerOptions extends CommonListenerOptions {
+  /** A Twisted-style server endpoint (`tcp:0`, `tcp:9989:interface=127.0.0.1`, `ssl:…`, `unix:…`). */
+  readonly endpoint?: string;
+  /** A transport that has not logged in by then is closed. Default 30 s; 0 disables. */
+  readonly loginTimeoutMs?: number;
+  /** The largest transfer window granted. Default 16. */
+  readonly maxTransferWindow?: number;
 }
 
 export type WorkerRegistryEvent = RegistryEvent<MasterConnection>;

@@ -21,11 +21,10 @@ import { Subject, type Observable } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionLostError } from '../../../codec/errors.js';
 import { LoginRefusedError, NotAuthenticatedError } from '../../../codec/protocols/worker-errors.js';
-import type { Inspector } from '../../amp-connection.js';
 import { defaultLogger, type Logger } from '../../logger.js';
 import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_WORKER_SETTINGS } from '../base-connection.js';
 import type { BuilderList, WorkerSettings } from '../connection-api.js';
-import { DEFAULT_DUPLICATE_PING_TIMEOUT_MS, NOT_AUTHENTICATED_MESSAGE, type Registration, type WorkerRegistration } from '../listener.js';
+import { DEFAULT_DUPLICATE_PING_TIMEOUT_MS, NOT_AUTHENTICATED_MESSAGE, type CommonListenerOptions, type Registration } from '../listener.js';
 import { parseBasicAuth } from './basic-auth.js';
 import { MsgpackConnection, type RunningCommandRef } from './connection.js';
 import { MsgpackPeer } from './peer.js';
@@ -38,25 +37,15 @@ export const MSGPACK_WORKER_SETTINGS: WorkerSettings = { ...DEFAULT_WORKER_SETTI
 /** The largest frame accepted from a worker; upload blocks are the only big ones. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 
-export interface MsgpackListenerOptions {
+/**
+ * The common listener options, with msgpack's own: the keepalive deadline covers the `keepalive` op
+ * and the WebSocket pong, and `workerSettings` defaults to Buildbot's `set_worker_settings`.
+ */
+export interface MsgpackListenerOptions extends CommonListenerOptions {
   /** Where to listen. Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0: any free port (see `address`). */
   readonly port?: number;
-  /** Worker name → password (or a registration with builders). */
-  readonly registrations?: Readonly<Record<string, string | WorkerRegistration>>;
-  readonly logger?: Logger;
-  readonly inspect?: Inspector;
-  /** Keepalive interval once attached; 0 disables. Default 60 s. */
-  readonly keepaliveIntervalMs?: number;
-  /** Keepalive (op and WebSocket pong) deadline; a worker that misses it is dropped. Default 30 s. */
-  readonly keepaliveTimeoutMs?: number;
-  /** How long the old connection of a duplicate name has to answer its ping. Default 10 s. */
-  readonly duplicatePingTimeoutMs?: number;
-  /** `set_worker_settings` sent in the handshake; null sends none. Default Buildbot's. */
-  readonly workerSettings?: WorkerSettings | null;
-  /** Refuse command paths resolving outside the builder directory. */
-  readonly confinePaths?: boolean;
   /** Interrupt, after a reconnect, the commands a lost connection left running. Default true. */
   readonly reapOrphans?: boolean;
   /** Interrupt running commands before `shutdown` (3.7's stopService bug). Default true. */
