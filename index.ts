@@ -1,5 +1,8 @@
 /**
- * ampstate: Twisted's AMP for Node, byte for byte, with an xstate machine for every protocol phase.
+ * `ampstate`: Twisted's AMP for Node, byte for byte. The codec (boxes, argument types, commands),
+ * connections (`connect`, `listen`, `AmpConnection`, responders) and the AMP command sets of the
+ * protocols built on it. The rest lives behind subpaths: `ampstate/master`, `ampstate/worker`,
+ * `ampstate/trial`, `ampstate/machines`. See docs/amp-protocol.md.
  */
 export * from './codec/index.js';
 export { StartTLS } from './codec/protocols/start-tls.js';
@@ -34,11 +37,5 @@ export {
 } from './actors/endpoint.js';
 export { createMemoryPair } from './actors/memory-pair.js';
 export { createPinoInspector } from './actors/pino-inspector.js';
+export { defaultLogger, type Logger } from './actors/logger.js';
 export type { TlsOptions, PeerCertificate } from './actors/tls-options.js';
-
-export * as master from './actors/master/index.js';
-export { WorkerSession, type WorkerSessionOptions } from './actors/worker/session.js';
-export { runWorkerDaemon, type WorkerDaemonOptions } from './actors/worker/daemon.js';
-export * as workerCommandImplementations from './actors/worker/commands/index.js';
-
-export * from './machines/index.js';

@@ -6,7 +6,9 @@ import { defaultLogger, type Logger } from './logger.js';
  * the machines without a browser: `AMPSTATE_TRACE_MACHINES=1` or `--trace-machines`.
  */
 export function createPinoInspector(logger: Logger = defaultLogger, level: 'info' | 'debug' = 'info'): (event: InspectionEvent) => void {
-  const log = logger.child({ component: 'machines' });
+  // Asking for a trace is asking to see it: the trace lines get the level they need even when the
+  // logger is quieter (the default logger says only warnings).
+  const log = logger.isLevelEnabled(level) ? logger.child({ component: 'machines' }) : logger.child({ component: 'machines' }, { level });
   return (event) => {
     if (event.type !== '@xstate.snapshot') return;
     const snapshot = event.snapshot as { value?: unknown; status?: string; machine?: { id?: string } };

@@ -1,5 +1,5 @@
 /**
- * bench/amp (issue 3, item 8): AMP calls over loopback TCP, all in one run.
+ * bench/amp: AMP calls over loopback TCP, all in one run.
  *
  *   sequential calls/s   one Hello at a time, each awaited before the next
  *   pipelined calls/s    Hello calls with 1000 in flight
@@ -12,7 +12,7 @@
  * prefix echoed frame by frame (server in a child process) as the limit.
  *
  * Run through bench/run.ts (`npm run bench -- amp`), which imports this module and calls `run`.
- * Goals (issue 3): pipelined ampstate ≥ 30× Twisted↔Twisted; sequential ≥ 60 % of raw; echo ≥ 70 %
+ * Goals: pipelined ampstate ≥ 30× Twisted↔Twisted; sequential ≥ 60 % of raw; echo ≥ 70 %
  * of raw.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * bench/buildbot (issue 5, item 5): one ampstate master, two workers, one 256 MB upload from each,
+ * bench/buildbot: one ampstate master, two workers, one 256 MB upload from each,
  * in one run:
  *
  *   stock     Debian's buildbot-worker 3.7 (Python, Twisted) over msgpack_experimental_v7,

@@ -1,5 +1,5 @@
 /**
- * bench/transfer (issue 4, item 9): a 1 GiB upload (worker → master, `uploadFile`) and download
+ * bench/transfer: a 1 GiB upload (worker → master, `uploadFile`) and download
  * (master → worker, `downloadFile`) over loopback TCP between the master in this process and an
  * `ampstate worker` child process, next to raw TCP moving the same file in the same run
  * (`transfer-raw.js`: a sender child streams the file down a plain socket to a receiver child).
@@ -21,7 +21,7 @@
  * AMPSTATE_BENCH_TRANSFER_REPEATS (default 2), AMPSTATE_BENCH_TRANSFER_WINDOW (the worker's
  * --transfer-window, default its own default of 16).
  *
- * Goals (issue 4): ≥ 70 % of raw TCP throughput; RSS < 100 MB on both sides whatever the size.
+ * Goals: ≥ 70 % of raw TCP throughput; RSS < 100 MB on both sides whatever the size.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

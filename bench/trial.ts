@@ -1,5 +1,5 @@
 /**
- * bench/trial (issue 6, item 6): wall time of a whole distributed trial run, ampstate's manager
+ * bench/trial: wall time of a whole distributed trial run, ampstate's manager
  * against Twisted's own (`python3 -m twisted.trial -j N`), same suite, same -j, in one run.
  *
  * Both are measured as what a user runs: a fresh process in a fresh directory, from start to exit

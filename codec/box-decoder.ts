@@ -25,7 +25,7 @@ export interface BoxDecoderHandlers {
 }
 
 /**
- * Streaming AMP box parser with integer states (spec §1.3), in the style of ws's receiver: one
+ * Streaming AMP box parser with integer states (docs/amp-protocol.md §1.3), in the style of ws's receiver: one
  * loop over the chunk, values as zero-copy views into it, and a copy only for the rare string that
  * straddles two chunks. Chunk splits can fall anywhere, one byte at a time included.
  *
@@ -179,7 +179,7 @@ export class BoxDecoder {
     }
   }
 
-  /** The three transitions of spec §1.3 for one complete string. */
+  /** The three transitions of docs/amp-protocol.md §1.3 for one complete string. */
   private string(buf: Buffer, bodyStart: number, bodyEnd: number): void {
     const state = this.state;
     const length = bodyEnd - bodyStart;

@@ -17,7 +17,7 @@ export type OutgoingBox = ReadonlyMap<string, WireValue> | Readonly<Record<strin
 export const MAX_KEY_LENGTH = 0xff;
 export const MAX_VALUE_LENGTH = 0xffff;
 
-/** Reserved keys of the dispatch layer (spec §2.1). */
+/** Reserved keys of the dispatch layer (docs/amp-protocol.md §2.1). */
 export const COMMAND = '_command';
 export const ASK = '_ask';
 export const ANSWER = '_answer';

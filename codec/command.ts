@@ -91,7 +91,7 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return undefined;
   }
 
-  /** The caller-side error for an error reply, mapped back through the declared codes (spec §2.6). */
+  /** The caller-side error for an error reply, mapped back through the declared codes (docs/amp-protocol.md §2.6). */
   errorFromReply(code: string, description: string): Error {
     const type = this.errors[code] ?? this.fatalErrors[code];
     if (type !== undefined) return new type(description);
@@ -108,9 +108,7 @@ export function defineCommand<const A extends Schema = {}, const R extends Schem
 /** For raw calls and undeclared codes: UNHANDLED keeps its class, anything else is UnknownRemoteError. */
 export function remoteErrorFromReply(code: string, description: string): RemoteAmpError {
   if (code === UNHANDLED_ERROR_CODE) return new UnhandledCommandError(code, description);
-  const error = new UnknownRemoteError(description);
-  Object.defineProperty(error, 'receivedCode', { value: code, enumerable: true });
-  return error;
+  return new UnknownRemoteError(description, code);
 }
 
 /** An error reply box: `_error`, `_error_code`, `_error_description`. */

@@ -130,8 +130,11 @@ export class UnhandledCommandError extends RemoteAmpError {
 /** Any error code the command does not declare, `UNKNOWN` included. */
 export class UnknownRemoteError extends RemoteAmpError {
   override readonly code = 'AMP_ERR_UNKNOWN_REMOTE';
-  constructor(description: string) {
+  /** The code the peer actually sent (`errorCode` is always UNKNOWN); absent when built locally. */
+  readonly receivedCode: string | undefined;
+  constructor(description: string, receivedCode?: string) {
     super('UNKNOWN', description);
+    this.receivedCode = receivedCode;
   }
 }
 

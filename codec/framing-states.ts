@@ -1,5 +1,5 @@
 /**
- * The three parse states of an AMP box stream (spec §1.3). The integer decoder and the xstate
+ * The three parse states of an AMP box stream (docs/amp-protocol.md §1.3). The integer decoder and the xstate
  * framing machine share these names; model-based tests check the two agree step by step.
  */
 export const FramingState = {

@@ -1,5 +1,5 @@
 /**
- * The name a Twisted responder sees for a wire name (spec §3): `-` becomes `_`, and the Python 2
+ * The name a Twisted responder sees for a wire name (docs/amp-protocol.md §3): `-` becomes `_`, and the Python 2
  * keyword list Twisted keeps gets a capital first letter (`from` → `From`). ampstate keeps wire names
  * as they are (any string is a JS property name); this tells what the Python side will call them.
  */

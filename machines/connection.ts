@@ -1,66 +1,90 @@
 import { assign, setup } from 'xstate';
+import { ConnectionDoneError, PeerVerifyError } from '../codec/errors.js';
 
 /**
  * The life of one AMP connection, driven by control events only (never per box): the transport
  * connects, may turn into TLS or switch to another protocol, and ends exactly once.
+ *
+ * The machine decides how it ends. A close asked for twice is one close; an abort during a
+ * graceful close still tears the transport down; the first failure reported (a protocol error, a
+ * fatal responder error, a transport error) is the reason every pending call fails with, and a
+ * transport that closes before the peer said anything over TLS means the peer refused our
+ * certificate (docs/amp-protocol.md §4).
  */
 export type ConnectionEvent =
   | { type: 'connected' }
   | { type: 'tlsStarted' }
   | { type: 'switched' }
-  | { type: 'closeRequested'; reason?: string }
-  | { type: 'transportClosed'; reason: string };
+  | { type: 'closeRequested' }
+  | { type: 'abortRequested'; error: Error }
+  | { type: 'failed'; error: Error }
+  | { type: 'transportError'; error: Error }
+  | { type: 'transportClosed'; peerSilentSinceTls: boolean };
+
+export interface ConnectionContext {
+  /** The first failure reported; it outranks the transport's own reason. */
+  readonly failure: Error | undefined;
+  /** Set once, on entering `closed`. */
+  readonly closeReason: Error | undefined;
+}
+
+/** How a live connection (any state but `closing` and `closed`) ends. */
+const endings = {
+  closeRequested: { target: 'closing', actions: 'endTransport' },
+  failed: { target: 'closing', actions: ['recordFailure', 'endTransport'] },
+  abortRequested: { target: 'closing', actions: ['recordFailure', 'destroyTransport'] },
+  transportError: { actions: 'recordFailure' },
+  transportClosed: { target: 'closed', actions: 'settleReason' },
+} as const;
 
 export const connectionMachine = setup({
   types: {
-    context: {} as { closeReason: string | undefined },
+    context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
   },
   actions: {
-    recordReason: assign({
-      closeReason: ({ context, event }) =>
-        context.closeReason ?? ('reason' in event ? event.reason : undefined),
+    recordFailure: assign({
+      failure: ({ context, event }) => context.failure ?? ('error' in event ? event.error : undefined),
     }),
+    settleReason: assign({
+      closeReason: ({ context, event }) =>
+        context.failure ??
+        (event.type === 'transportClosed' && event.peerSilentSinceTls ? new PeerVerifyError() : new ConnectionDoneError()),
+    }),
+    // Side effects, supplied by the actor through `provide`.
+    announceOpen: () => {},
+    endTransport: () => {},
+    destroyTransport: () => {},
+    announceClosed: () => {},
   },
 }).createMachine({
   id: 'connection',
-  context: { closeReason: undefined },
+  context: { failure: undefined, closeReason: undefined },
   initial: 'connecting',
   states: {
     connecting: {
-      on: {
-        connected: 'open',
-        closeRequested: { target: 'closing', actions: 'recordReason' },
-        transportClosed: { target: 'closed', actions: 'recordReason' },
-      },
+      on: { ...endings, connected: { target: 'open', actions: 'announceOpen' } },
     },
     open: {
-      on: {
-        tlsStarted: 'tls',
-        switched: 'switched',
-        closeRequested: { target: 'closing', actions: 'recordReason' },
-        transportClosed: { target: 'closed', actions: 'recordReason' },
-      },
+      on: { ...endings, tlsStarted: 'tls', switched: 'switched' },
     },
-    /** Boxes now travel inside TLS; a second StartTLS is refused. */
+    /** Boxes now travel inside TLS. */
     tls: {
-      on: {
-        switched: 'switched',
-        closeRequested: { target: 'closing', actions: 'recordReason' },
-        transportClosed: { target: 'closed', actions: 'recordReason' },
-      },
+      on: { ...endings, switched: 'switched' },
     },
     /** The bytes belong to another protocol; AMP only waits for the end to fail its pending calls. */
     switched: {
+      on: endings,
+    },
+    /** Our close was asked for (graceful: queued bytes still go out first); asking again changes nothing. */
+    closing: {
       on: {
-        closeRequested: { target: 'closing', actions: 'recordReason' },
-        transportClosed: { target: 'closed', actions: 'recordReason' },
+        failed: { actions: 'recordFailure' },
+        abortRequested: { actions: ['recordFailure', 'destroyTransport'] },
+        transportError: { actions: 'recordFailure' },
+        transportClosed: { target: 'closed', actions: 'settleReason' },
       },
     },
-    /** Our close was asked for (graceful: queued bytes still go out first). */
-    closing: {
-      on: { transportClosed: { target: 'closed', actions: 'recordReason' } },
-    },
-    closed: { type: 'final' },
+    closed: { type: 'final', entry: 'announceClosed' },
   },
 });

@@ -1,65 +1,60 @@
 import type { AnyStateMachine } from 'xstate';
+import { machineGraph, type GraphState, type MachineGraph } from './machine-graph.js';
 
-/** The parts of xstate's StateNode that a diagram needs (its public shape, typed loosely on purpose). */
-interface NodeView {
-  readonly id: string;
-  readonly key: string;
-  readonly type: string;
-  readonly states: Readonly<Record<string, NodeView>>;
-  readonly initial?: { readonly target?: readonly NodeView[] };
-  readonly transitions: ReadonlyMap<string, readonly TransitionView[]>;
-}
-
-interface TransitionView {
-  readonly eventType: string;
-  readonly target?: readonly NodeView[];
-  readonly guard?: string | { readonly type?: string };
-}
+export { machineGraph, type MachineGraph, type GraphState, type GraphEdge, type GraphEdgeKind } from './machine-graph.js';
 
 /**
  * A Mermaid `stateDiagram-v2` drawn from the machine definition itself, so documentation cannot
- * drift from the code (a test compares the README's diagrams with this output).
+ * drift from the code (a test compares the README's diagrams with this output). Every transition
+ * that changes state is drawn (see machine-graph.ts for the labels). Targetless transitions are
+ * left out: they only run actions, and a self-loop would read as re-entering the state. The JSON
+ * export lists them.
  */
 export function toMermaid(machine: AnyStateMachine): string {
+  const graph = machineGraph(machine);
   const lines = ['stateDiagram-v2'];
-  renderChildren(machine.root as unknown as NodeView, lines, '  ');
+  renderStates(graph, undefined, lines, '  ');
+  // Edges come after every state is declared: Mermaid puts a state it has not seen yet inside
+  // whichever composite first mentions it.
+  for (const edge of graph.edges) {
+    for (const target of edge.targets) lines.push(`  ${mermaidId(edge.source)} --> ${mermaidId(target)}: ${edge.label}`);
+  }
   return lines.join('\n') + '\n';
 }
 
-function name(node: NodeView): string {
-  return node.id.replace(/[^A-Za-z0-9_]/g, '_');
+/** The Mermaid identifier of a state: its xstate id with anything but letters, digits and `_` replaced. */
+export function mermaidId(stateId: string): string {
+  return stateId.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
-function renderChildren(parent: NodeView, lines: string[], indent: string): void {
-  const children = Object.values(parent.states);
-  const initial = parent.initial?.target?.[0];
-  if (initial !== undefined) lines.push(`${indent}[*] --> ${name(initial)}`);
-  for (const child of children) {
-    if (child.type === 'compound' || child.type === 'parallel') {
-      lines.push(`${indent}state "${child.key}" as ${name(child)} {`);
-      renderChildren(child, lines, indent + '  ');
-      lines.push(`${indent}}`);
-    } else {
-      lines.push(`${indent}state "${child.key}" as ${name(child)}`);
-    }
-  }
-  for (const child of children) {
-    for (const [eventType, transitions] of child.transitions) {
-      for (const transition of transitions) {
-        const targets = transition.target ?? [];
-        const guard = typeof transition.guard === 'string' ? transition.guard : transition.guard?.type;
-        const label = guard === undefined ? eventType : `${eventType} [${guard}]`;
-        // A targetless transition only runs actions: drawn as a self-loop so the event still shows.
-        for (const target of targets.length > 0 ? targets : [child]) {
-          lines.push(`${indent}${name(child)} --> ${name(target)}: ${label}`);
-        }
-      }
-    }
-    if (child.type === 'final') lines.push(`${indent}${name(child)} --> [*]`);
-  }
+function renderStates(graph: MachineGraph, parentId: string | undefined, lines: string[], indent: string): void {
+  const parent = graph.states.find((state) => state.id === parentId);
+  const children = graph.states.filter((state) => state.parent === parentId);
+  const initial = parent === undefined ? graph.initial : parent.initial;
+  if (initial !== undefined) lines.push(`${indent}[*] --> ${mermaidId(initial)}`);
+  children.forEach((child, index) => {
+    // Mermaid separates the regions of a parallel state with `--`.
+    if (parent?.type === 'parallel' && index > 0) lines.push(`${indent}--`);
+    renderState(graph, child, lines, indent);
+  });
 }
 
-/** The machine's own config as JSON, which Stately's editor imports. */
-export function toJson(machine: AnyStateMachine): unknown {
-  return JSON.parse(JSON.stringify(machine.config));
+function renderState(graph: MachineGraph, state: GraphState, lines: string[], indent: string): void {
+  const declaration = `${indent}state "${state.key}" as ${mermaidId(state.id)}`;
+  if (state.type === 'compound' || state.type === 'parallel') {
+    lines.push(`${declaration} {`);
+    renderStates(graph, state.id, lines, indent + '  ');
+    lines.push(`${indent}}`);
+  } else {
+    lines.push(declaration);
+  }
+  if (state.type === 'final') lines.push(`${indent}${mermaidId(state.id)} --> [*]`);
+}
+
+/**
+ * The same graph as the diagram (targetless transitions included), plus the machine's own config,
+ * which Stately's editor imports.
+ */
+export function toJson(machine: AnyStateMachine): { graph: MachineGraph; config: unknown } {
+  return { graph: machineGraph(machine), config: JSON.parse(JSON.stringify(machine.config)) as unknown };
 }

@@ -1,11 +1,14 @@
 import { assign, setup } from 'xstate';
 
 /**
- * The master's end of one file transfer (spec §2.2–§2.3): a FileWriter receiving an upload or a
+ * The master's end of one file transfer (docs/master-worker-protocol.md §2.2–§2.3): a FileWriter receiving an upload or a
  * FileReader serving a download. The machine says which calls are still allowed, so a write after
  * close or a read after cancel is refused instead of corrupting the destination.
  *
- * At most one event per block (`block`); everything else is a control event.
+ * At most one event per block (`block`); everything else is a control event. The actor supplies
+ * one side effect, `endProgress`: the transfer's progress stream ends when the machine says the
+ * transfer has ended (closed, unpacked, failed, cancelled, purged), or when the step cancels or
+ * purges it afterwards.
  */
 export type FileTransferEvent =
   | { type: 'block'; bytes: number }
@@ -40,6 +43,8 @@ export const fileTransferMachine = setup({
     recordReason: assign({
       reason: ({ context, event }) => context.reason ?? (event.type === 'fail' ? event.reason : event.type),
     }),
+    // Provided by the actor: complete its progress stream (idempotent).
+    endProgress: () => undefined,
   },
 }).createMachine({
   id: 'fileTransfer',
@@ -84,22 +89,26 @@ export const fileTransferMachine = setup({
     },
     /** The destination exists; the worker may still set its times; the step may purge it. */
     closed: {
+      entry: 'endProgress',
       on: {
         utime: { actions: 'accept' },
         close: { actions: 'accept' },
-        cancel: { actions: 'accept' },
+        cancel: { actions: 'endProgress' },
         purge: { target: 'purged', actions: 'recordReason' },
         fail: { target: 'failed', actions: 'recordReason' },
       },
     },
-    unpacked: {
-      on: { cancel: { actions: 'accept' }, purge: { actions: 'accept' } },
-    },
+    unpacked: ended(),
     /** Something went wrong; the temp file is gone. */
-    failed: { on: { cancel: { actions: 'accept' }, purge: { actions: 'accept' } } },
+    failed: ended(),
     /** Never closed: the temp file was deleted (Buildbot's cancel). */
-    cancelled: { on: { cancel: { actions: 'accept' }, purge: { actions: 'accept' } } },
+    cancelled: ended(),
     /** Closed, then thrown away because the command failed. */
-    purged: { on: { cancel: { actions: 'accept' }, purge: { actions: 'accept' } } },
+    purged: ended(),
   },
 });
+
+/** A state after the end: progress is over; the step may still cancel or purge, which change nothing. */
+function ended() {
+  return { entry: 'endProgress', on: { cancel: { actions: 'endProgress' }, purge: { actions: 'endProgress' } } } as const;
+}

@@ -19,7 +19,7 @@ export interface FramingContext {
 }
 
 /**
- * AMP's receive-side framing (spec §1.3, §1.4) as a statechart. `BoxDecoder` is the fast integer
+ * AMP's receive-side framing (docs/amp-protocol.md §1.3, §1.4) as a statechart. `BoxDecoder` is the fast integer
  * implementation of exactly this machine; model-based tests walk every path of this chart through
  * the decoder, and the opt-in trace mode runs it next to the decoder to explain each byte.
  */

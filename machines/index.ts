@@ -4,6 +4,7 @@ import { fileTransferMachine } from './file-transfer.js';
 import { masterConnectionMachine } from './master-connection.js';
 import { remoteCommandMachine } from './remote-command.js';
 import { framingMachine } from './framing.js';
+import { inputFlowMachine } from './input-flow.js';
 import { protocolSwitchMachine } from './protocol-switch.js';
 import { requestsMachine } from './requests.js';
 import { startTlsMachine } from './start-tls.js';
@@ -12,10 +13,11 @@ import { trialWorkerPoolMachine } from './trial-worker-pool.js';
 import { workerSessionMachine } from './worker-session.js';
 
 export { framingMachine, type FramingMachine, type FramingContext, type FramingStringEvent } from './framing.js';
-export { connectionMachine, type ConnectionEvent } from './connection.js';
+export { connectionMachine, type ConnectionEvent, type ConnectionContext } from './connection.js';
 export { requestsMachine, type RequestsEvent } from './requests.js';
-export { startTlsMachine, type StartTlsEvent } from './start-tls.js';
-export { protocolSwitchMachine, type ProtocolSwitchEvent } from './protocol-switch.js';
+export { startTlsMachine, type StartTlsEvent, type TlsSettings } from './start-tls.js';
+export { protocolSwitchMachine, type ProtocolSwitchEvent, type TransportReceiver } from './protocol-switch.js';
+export { inputFlowMachine, type InputFlowEvent, type InputFlowContext } from './input-flow.js';
 export { workerSessionMachine, reconnectDelaySeconds, type WorkerSessionEvent } from './worker-session.js';
 export { masterConnectionMachine } from './master-connection.js';
 export { remoteCommandMachine } from './remote-command.js';
@@ -31,6 +33,7 @@ export const allMachines: Readonly<Record<string, AnyStateMachine>> = {
   requests: requestsMachine,
   startTls: startTlsMachine,
   protocolSwitch: protocolSwitchMachine,
+  inputFlow: inputFlowMachine,
   workerSession: workerSessionMachine,
   masterConnection: masterConnectionMachine,
   remoteCommand: remoteCommandMachine,

@@ -1,10 +1,10 @@
 import { assign, setup } from 'xstate';
 
 /**
- * The life of one worker's connection on the master (spec §1.1): the handshake runs while
+ * The life of one worker's connection on the master (docs/master-worker-protocol.md §1.1): the handshake runs while
  * attaching; attached is the only state in which builds should be given to the worker; detaching
  * is our own drop in progress; detached happens exactly once, whatever the cause. Buildbot's
- * "connected but not attached" limbo (its issues 4678, 3601, 6324) is the gap this closes: a
+ * "connected but not attached" limbo is the gap this closes: a
  * failed handshake or a duplicate ends in detached, never in a half state.
  *
  * Driven by control events only (handshake done, drop asked, transport gone, keepalive missed);

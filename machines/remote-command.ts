@@ -1,7 +1,7 @@
 import { assign, setup } from 'xstate';
 
 /**
- * One remote command on the master (spec §2.1, §4): started on the worker, running until its
+ * One remote command on the master (docs/master-worker-protocol.md §2.1, §4): started on the worker, running until its
  * `complete`, possibly interrupted on the way. A disconnect ends it at once (Buildbot's RETRY)
  * without waiting for a `complete` that can no longer come.
  *
@@ -35,6 +35,8 @@ export const remoteCommandMachine = setup({
       why: ({ event }) => (event.type === 'interrupt' ? event.why : undefined),
     }),
     // Provided by the actor.
+    sendStart: () => undefined,
+    announceStarted: () => undefined,
     sendInterrupt: () => undefined,
     finish: () => undefined,
   },
@@ -52,6 +54,7 @@ export const remoteCommandMachine = setup({
      * the same connection, so the worker sees them in order.
      */
     starting: {
+      entry: 'sendStart',
       on: {
         started: 'running',
         startFailed: 'failed',
@@ -62,6 +65,7 @@ export const remoteCommandMachine = setup({
       },
     },
     running: {
+      entry: 'announceStarted',
       on: {
         interrupt: { target: 'interrupting', actions: ['markInterrupted', 'sendInterrupt'] },
         complete: [{ guard: 'completedWithFailure', target: 'failed' }, { target: 'completed' }],

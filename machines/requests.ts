@@ -1,49 +1,63 @@
 import { assign, setup } from 'xstate';
 
 /**
- * The table of outstanding requests (spec §2.3, §2.7, §2.8). The table itself lives in a Map keyed
- * by tag, because a machine per call would cost more than the call; this machine models what the
- * table promises: while accepting, calls are tracked and replies settle them; a reply for an unknown
- * tag is a protocol error that closes the connection; once closed, every pending call has failed
- * with the close reason and new calls fail at once.
+ * The table of outstanding calls, at control granularity (docs/amp-protocol.md §2.3, §2.7, §2.8).
+ * The table itself is a Map keyed by tag, because a machine event per call would cost more than
+ * the call; this machine hears only when the table becomes non-empty or empty, when a reply names a
+ * tag that is not in it, and when the connection closes.
+ *
+ * It decides: an unknown tag drops the connection (nothing is matched after it); a close with calls outstanding fails them all
+ * with the close reason; once closed, new calls fail at once.
  */
 export type RequestsEvent =
-  | { type: 'call'; tag: string; wantsAnswer: boolean }
-  | { type: 'reply'; tag: string; known: boolean }
-  | { type: 'close'; reason: string };
+  | { type: 'nonEmpty' }
+  | { type: 'empty' }
+  | { type: 'unknownTag'; tag: string }
+  | { type: 'close'; reason: Error };
 
 export const requestsMachine = setup({
   types: {
-    context: {} as { closeReason: string | undefined },
+    context: {} as { closeReason: Error | undefined },
     events: {} as RequestsEvent,
-  },
-  guards: {
-    isKnownTag: ({ event }) => event.type === 'reply' && event.known,
   },
   actions: {
     recordReason: assign({
-      closeReason: ({ context, event }) =>
-        context.closeReason ?? (event.type === 'close' ? event.reason : 'unknown answer tag'),
+      closeReason: ({ context, event }) => context.closeReason ?? (event.type === 'close' ? event.reason : undefined),
     }),
+    // Side effects, supplied by the dispatcher through `provide`.
+    dropConnection: () => {},
+    failAll: () => {},
+    refuseNewCalls: () => {},
   },
 }).createMachine({
   id: 'requests',
   context: { closeReason: undefined },
-  initial: 'accepting',
+  initial: 'idle',
   states: {
-    accepting: {
+    idle: {
       on: {
-        call: {},
-        reply: [{ guard: 'isKnownTag' }, { target: 'closed', actions: 'recordReason' }],
+        nonEmpty: 'awaiting',
+        unknownTag: 'dropping',
         close: { target: 'closed', actions: 'recordReason' },
       },
     },
-    closed: {
+    awaiting: {
       on: {
-        // Calls after the close fail immediately with the same reason; replies are ignored.
-        call: {},
-        reply: {},
+        empty: 'idle',
+        unknownTag: 'dropping',
+        close: { target: 'failingAll', actions: 'recordReason' },
       },
     },
+    /** A reply named a tag we never sent: the connection is being dropped; calls fail when it ends. */
+    dropping: {
+      entry: 'dropConnection',
+      on: { close: { target: 'failingAll', actions: 'recordReason' } },
+    },
+    /** Every outstanding call fails with the close reason, then the table stays closed. */
+    failingAll: {
+      entry: 'failAll',
+      always: 'closed',
+    },
+    closed: { type: 'final', entry: 'refuseNewCalls' },
   },
 });

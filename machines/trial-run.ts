@@ -1,7 +1,7 @@
 import { assign, setup } from 'xstate';
 
 /**
- * One worker's run lifecycle (trial-dist-protocol.md §4), seen from either side: the manager runs one
+ * One worker's run lifecycle (docs/trial-protocol.md §4), seen from either side: the manager runs one
  * per worker process it drives, the TypeScript worker runs one for itself. Events are per phase
  * (Start, each Run, its answer, its report), so a Run costs a constant number of events however many
  * boxes its results take.
@@ -27,7 +27,7 @@ export interface TrialRunContext {
   directory: string | undefined;
   test: string | undefined;
   runs: number;
-  /** Runs answered with no outcome at all (Twisted 22.4 drops results over 64 KiB, spec §5). */
+  /** Runs answered with no outcome at all (Twisted 22.4 drops results over 64 KiB, docs/trial-protocol.md §5). */
   silentRuns: number;
   endReason: string | undefined;
 }

@@ -1,15 +1,20 @@
 import { assign, setup } from 'xstate';
 
 /**
- * The life of a trial worker pool (trial-dist-protocol.md §1, §1.4), one per manager run. The
+ * The life of a trial worker pool (docs/trial-protocol.md §1, §1.4), one per manager run. The
  * manager sends only control events: one per worker process (spawned, exited) and one per phase
  * (tests listed, queue drained, stop); never one per box or per test.
  *
- * spawning → ready → running → stopping → stopped, or crashed when every worker died while tests
- * were still queued (the manager then reports each remaining test as an error, never silence).
+ * spawning → ready → running → stopping → stopped, or crashed when no worker is left before the
+ * queue drained (the manager then reports each remaining test as an error, never silence). Both
+ * final states are reached only once every spawned worker's exit is known, so the manager settles
+ * its run on the pool's final state and reads which one it is.
+ *
+ * Side effect, supplied by the manager with `provide`: `closeWorkers` (entering stopping) closes
+ * fd 3 of every live worker.
  */
 export type TrialWorkerPoolEvent =
-  /** A worker process is up (its fds 3/4 are connected). */
+  /** A worker process is up (it was spawned; its fds 3/4 are open). */
   | { type: 'workerSpawned'; worker: number }
   /** The list of test ids is known; `count` may be 0 (then no Run is ever sent). */
   | { type: 'testsListed'; count: number }
@@ -41,9 +46,8 @@ export const trialWorkerPoolMachine = setup({
     listed: ({ context }) => context.tests !== undefined,
     noTests: ({ context }) => context.tests === 0,
     allExited: ({ context }) => context.exited >= context.spawned,
-    // A crash while tests are still running: when it was the last live worker the pool is dead.
-    lastWorkerDied: ({ context, event }) =>
-      event.type === 'workerExited' && !event.clean && context.exited + 1 >= context.spawned,
+    // Every worker of a full pool ended (crashed, or exited unasked) before the queue drained.
+    noWorkerLeft: ({ context }) => context.spawned > 0 && context.exited >= context.spawned,
   },
   actions: {
     countSpawn: assign({ spawned: ({ context }) => context.spawned + 1 }),
@@ -58,6 +62,8 @@ export const trialWorkerPoolMachine = setup({
       size: ({ context, event }) =>
         event.type === 'testsListed' ? Math.min(context.size, Math.max(event.count, 0)) : context.size,
     }),
+    // Supplied by the manager: the pool itself has no processes.
+    closeWorkers: () => undefined,
   },
 }).createMachine({
   id: 'trialWorkerPool',
@@ -81,24 +87,27 @@ export const trialWorkerPoolMachine = setup({
     ready: {
       always: [
         { guard: 'noTests', target: 'stopping' },
+        { guard: 'noWorkerLeft', target: 'crashed' },
         { guard: 'listed', target: 'running' },
       ],
       on: {
         testsListed: { actions: 'recordTests' },
-        workerExited: [{ guard: 'lastWorkerDied', target: 'crashed', actions: 'countExit' }, { actions: 'countExit' }],
+        workerExited: { actions: 'countExit' },
         stop: 'stopping',
       },
     },
     /** Runs are handed out one at a time per worker from the shared queue. */
     running: {
+      always: { guard: 'noWorkerLeft', target: 'crashed' },
       on: {
         drained: 'stopping',
-        workerExited: [{ guard: 'lastWorkerDied', target: 'crashed', actions: 'countExit' }, { actions: 'countExit' }],
+        workerExited: { actions: 'countExit' },
         stop: 'stopping',
       },
     },
     /** fd 3 of every worker is closed; we wait for each process to end (≥22.8 behaviour). */
     stopping: {
+      entry: 'closeWorkers',
       always: { guard: 'allExited', target: 'stopped' },
       on: {
         workerSpawned: { actions: 'countSpawn' },
@@ -106,7 +115,7 @@ export const trialWorkerPoolMachine = setup({
       },
     },
     stopped: { type: 'final' },
-    /** No worker left with tests still queued: the remaining tests are reported as errors. */
+    /** No worker left with tests not drained: the remaining tests are reported as errors. */
     crashed: { type: 'final' },
   },
 });

@@ -1,16 +1,19 @@
 import { assign, setup } from 'xstate';
 
 /**
- * A worker's life towards its master (worker-protocol.md §4): connect, log in, serve the master,
+ * A worker's life towards its master (docs/master-worker-protocol.md §4): connect, log in, serve the master,
  * and after any loss wait out Buildbot's backoff before connecting again. Driven by control events
- * from the WorkerSession only (never per box or per command); the session owns the timers and the
- * sockets and reads the counters here to compute the delay.
+ * from the WorkerSession only (never per box or per command). The machine decides what happens
+ * next; the session supplies the side effects as provided actions (open a connection, send Login,
+ * schedule or cancel the retry, drop an attempt, shut down) and reads the counters here to compute
+ * the delay.
  *
  * Two counters, because Buildbot has two behaviours: the backoff exponent resets whenever TCP
  * connects (so a refused password retries every 1–2.5 s forever), while `maxRetries` counts
  * failures since the worker was last attached, so a refused login can still give up.
  */
 export type WorkerSessionEvent =
+  | { type: 'start' }
   | { type: 'connected' }
   | { type: 'connectFailed'; reason: string }
   | { type: 'loggedIn'; transferWindow: number }
@@ -49,7 +52,8 @@ export const workerSessionMachine = setup({
     input: {} as WorkerSessionInput,
   },
   guards: {
-    retriesExhausted: ({ context }) => context.maxRetries !== undefined && context.maxRetries > 0 && context.failures >= context.maxRetries,
+    // Decided on the failure itself, so a session that gives up never schedules a retry first.
+    lastFailureAllowed: ({ context }) => context.maxRetries !== undefined && context.maxRetries > 0 && context.failures + 1 >= context.maxRetries,
   },
   actions: {
     recordFailure: assign({
@@ -70,6 +74,14 @@ export const workerSessionMachine = setup({
       stopReason: ({ event }) => (event.type === 'stop' ? event.reason : 'stopped'),
     }),
     giveUp: assign({ stopReason: 'gave-up' as const }),
+    // Provided by the session: the side effects of each state.
+    openConnection: () => undefined,
+    sendLogin: () => undefined,
+    announceAttached: () => undefined,
+    dropAttempt: () => undefined,
+    scheduleRetry: () => undefined,
+    cancelRetry: () => undefined,
+    shutDown: () => undefined,
   },
 }).createMachine({
   id: 'workerSession',
@@ -81,40 +93,57 @@ export const workerSessionMachine = setup({
     lastError: undefined,
     stopReason: undefined,
   }),
-  initial: 'connecting',
+  initial: 'idle',
   on: {
     stop: { target: '.stopped', actions: 'recordStop' },
   },
   states: {
+    /** Created, not started: a stop now ends the session without it ever connecting. */
+    idle: {
+      on: { start: 'connecting' },
+    },
     /** A TCP (or TLS, or unix) connection attempt is under way. */
     connecting: {
+      entry: 'openConnection',
       on: {
         // Twisted resets its failure count as soon as the transport connects, before any login.
         connected: { target: 'authenticating', actions: 'resetAttempt' },
-        connectFailed: { target: 'disconnected', actions: ['recordReason', 'recordFailure'] },
+        connectFailed: failure(),
       },
     },
     /** Login is sent; the master answers nothing else until it succeeds. */
     authenticating: {
+      entry: 'sendLogin',
       on: {
         loggedIn: { target: 'attached', actions: 'attach' },
-        loginRefused: { target: 'disconnected', actions: ['recordReason', 'recordFailure'] },
-        connectionLost: { target: 'disconnected', actions: ['recordReason', 'recordFailure'] },
+        loginRefused: failure(),
+        connectionLost: failure(),
       },
     },
     /** Serving the master: commands run; they are all killed when this state is left. */
     attached: {
+      entry: 'announceAttached',
       on: {
-        connectionLost: { target: 'disconnected', actions: ['recordReason', 'recordFailure'] },
+        connectionLost: failure(),
       },
     },
     /** Waiting out the backoff; nothing is resumed after it (every reconnect is a fresh handshake). */
     disconnected: {
-      always: { guard: 'retriesExhausted', target: 'stopped', actions: 'giveUp' },
+      entry: ['dropAttempt', 'scheduleRetry'],
+      exit: 'cancelRetry',
       on: { retry: 'connecting' },
     },
-    stopped: { type: 'final' },
+    /** The session drops the attempt (commands killed, connection closed) and settles its bookkeeping. */
+    stopped: { type: 'final', entry: 'shutDown' },
   },
 });
+
+/** Any failure: count it, then wait out the backoff, or give up if that was the last one allowed. */
+function failure() {
+  return [
+    { guard: 'lastFailureAllowed', target: 'stopped', actions: ['recordReason', 'recordFailure', 'giveUp'] },
+    { target: 'disconnected', actions: ['recordReason', 'recordFailure'] },
+  ] as const;
+}
 
 export type WorkerSessionMachine = typeof workerSessionMachine;

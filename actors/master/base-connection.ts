@@ -1,6 +1,6 @@
 /**
  * What every master-side Connection shares, whatever its transport: the handshake after login
- * (spec §1.1), the keepalive with a reply deadline, the builder list, path resolution (§3.1), the
+ * (docs/master-worker-protocol.md §1.1), the keepalive with a reply deadline, the builder list, path resolution (§3.1), the
  * Impl/Proxy split and the command-id tables that route the worker's callbacks, and the
  * attaching → attached → detaching → detached machine. A transport supplies the worker's op set
  * ({@link WorkerOps}), a way to abort, and calls {@link BaseConnection.transportClosed} once.
@@ -11,7 +11,9 @@ import { AMP_OUTPUT_BUFFER_SIZE, type UpdateEntry, type WorkerInfo } from '../..
 import { UnknownCommandIdError } from '../../codec/protocols/worker-errors.js';
 import { masterConnectionMachine, type MasterConnectionEvent } from '../../machines/master-connection.js';
 import type { Inspector } from '../amp-connection.js';
+import { withDeadline } from '../deadline.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { sendIfActive } from '../send-if-active.js';
 import type {
   BuilderList,
   Connection,
@@ -76,23 +78,6 @@ export function isConnectionGone(error: unknown): boolean {
   return error instanceof ConnectionDoneError || error instanceof ConnectionLostError || error instanceof WorkerDisconnectedError;
 }
 
-/** Rejects with `onTimeout()` if `promise` has not settled after `ms`. */
-export function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref?.();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 
 export abstract class BaseConnection implements Connection, MasterOps {
   readonly name: string;
@@ -159,7 +144,7 @@ export abstract class BaseConnection implements Connection, MasterOps {
   }
 
   /**
-   * The handshake after login (spec §1.1): print "attached", get the worker info, send the output
+   * The handshake after login (docs/master-worker-protocol.md §1.1): print "attached", get the worker info, send the output
    * settings and, if configured, the builder list with one print "attached" per builder present.
    * Any failure drops the connection.
    */
@@ -173,19 +158,19 @@ export abstract class BaseConnection implements Connection, MasterOps {
         for (const _builder of present) await this.remotePrint('attached');
       }
     } catch (error) {
-      if (this.state === 'attaching') {
+      if (this.can({ type: 'handshakeFailed', reason: '' })) {
         this.dropReason = error as Error;
         this.logger.warn({ err: error }, 'handshake failed; dropping the worker');
         this.send({ type: 'handshakeFailed', reason: (error as Error).message });
       }
       throw error;
     }
-    if (this.state !== 'attaching') throw this.detachReason ?? new WorkerDisconnectedError(this.name);
+    if (!this.can({ type: 'handshakeDone' })) throw this.detachReason ?? new WorkerDisconnectedError(this.name);
     this.send({ type: 'handshakeDone' });
     this.logger.info('worker attached');
   }
 
-  /** Optional in the protocol (spec §5): a worker without it keeps its defaults. */
+  /** Optional in the protocol (docs/master-worker-protocol.md §5): a worker without it keeps its defaults. */
   private async sendWorkerSettings(settings: WorkerSettings): Promise<void> {
     try {
       await this.worker.setWorkerSettings(settings);
@@ -217,7 +202,7 @@ export abstract class BaseConnection implements Connection, MasterOps {
   }
 
   loseConnection(reason: Error = new ConnectionLostError('connection dropped by the master')): void {
-    if (this.state === 'detached' || this.state === 'detaching') return;
+    if (!this.can({ type: 'loseRequested', reason: reason.message })) return;
     this.dropReason = reason;
     this.send({ type: 'loseRequested', reason: reason.message });
   }
@@ -378,9 +363,13 @@ export abstract class BaseConnection implements Connection, MasterOps {
     return reader;
   }
 
-  /** Nothing reaches the machine once detached (its final state). */
   private send(event: MasterConnectionEvent): void {
-    if (this.machine.getSnapshot().status === 'active') this.machine.send(event);
+    sendIfActive(this.machine, event);
+  }
+
+  /** Whether the machine takes `event` now: the one place the actor asks before it acts. */
+  private can(event: MasterConnectionEvent): boolean {
+    return this.machine.getSnapshot().can(event);
   }
 
   private startKeepalive(): void {
@@ -403,7 +392,7 @@ export abstract class BaseConnection implements Connection, MasterOps {
       () => (this.keepaliveInFlight = false),
       (error: unknown) => {
         this.keepaliveInFlight = false;
-        if (this.state !== 'attached') return;
+        if (!this.can({ type: 'keepaliveMissed', reason: '' })) return;
         const reason = error instanceof KeepaliveTimeoutError ? error : new KeepaliveTimeoutError(this.name, timeoutMs);
         if (!(error instanceof KeepaliveTimeoutError)) reason.cause = error;
         this.logger.warn({ err: error }, 'keepalive failed; dropping the worker');

@@ -22,13 +22,13 @@ export interface Subscription {
 
 /** What a RemoteCommand implements: the worker's updates and its final complete. */
 export abstract class RemoteCommandImpl {
-  /** A batch of `[key, value]` updates (spec §2.1), in the order the worker sent them. */
+  /** A batch of `[key, value]` updates (docs/master-worker-protocol.md §2.1), in the order the worker sent them. */
   abstract remoteUpdate(updates: readonly UpdateEntry[]): void | Promise<void>;
   /** Always the last call for a command; `failure` is the worker's failure text, if any. */
   abstract remoteComplete(failure: string | undefined): void | Promise<void>;
 }
 
-/** The master end of an upload (spec §2.2). */
+/** The master end of an upload (docs/master-worker-protocol.md §2.2). */
 export abstract class FileWriterImpl {
   abstract remoteWrite(data: Buffer): Promise<void>;
   /** `[accessTime, modifiedTime]` in seconds; the worker sends it after close. */
@@ -38,7 +38,7 @@ export abstract class FileWriterImpl {
   abstract remoteClose(): Promise<void>;
 }
 
-/** The master end of a download (spec §2.3). */
+/** The master end of a download (docs/master-worker-protocol.md §2.3). */
 export abstract class FileReaderImpl {
   /** At most `maxLength` bytes; an empty buffer means end of file. */
   abstract remoteRead(maxLength: number): Promise<Buffer>;
@@ -71,13 +71,13 @@ export interface Connection {
   loseConnection(): void;
   /** Resolves once the worker has logged the message; also the ping. */
   remotePrint(message: string): Promise<void>;
-  /** The info dict (spec §1.3); also stored as `info`. */
+  /** The info dict (docs/master-worker-protocol.md §1.3); also stored as `info`. */
   remoteGetWorkerInfo(): Promise<WorkerInfo>;
   /** The builder names now present on the worker; skipped if the list did not change. */
   remoteSetBuilderList(builders: BuilderList): Promise<string[]>;
   /**
    * Resolves when the command has started, not when it finishes. `args` are master-facing
-   * (workdir, dir, workersrc…) and may hold Impl objects; paths are resolved here (spec §3.1).
+   * (workdir, dir, workersrc…) and may hold Impl objects; paths are resolved here (docs/master-worker-protocol.md §3.1).
    */
   remoteStartCommand(
     remoteCommand: RemoteCommandImpl,
@@ -94,7 +94,7 @@ export interface Connection {
   remoteInterruptCommand(builderName: string, commandId: string, why: string): Promise<void>;
 }
 
-/** `set_worker_settings`: how the worker batches output (spec §5). */
+/** `set_worker_settings`: how the worker batches output (docs/master-worker-protocol.md §5). */
 export interface WorkerSettings {
   readonly bufferSize: number;
   readonly bufferTimeout: number;
@@ -103,7 +103,7 @@ export interface WorkerSettings {
 }
 
 /**
- * The master → worker op set as plain async calls (spec §5–6). A Connection implementation is a
+ * The master → worker op set as plain async calls (docs/master-worker-protocol.md §5–6). A Connection implementation is a
  * transport for these plus the reverse {@link MasterOps}.
  */
 export interface WorkerOps {

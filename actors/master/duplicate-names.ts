@@ -1,6 +1,6 @@
 import { LoginRefusedError } from '../../codec/protocols/worker-errors.js';
 import type { Logger } from '../logger.js';
-import { withDeadline } from './base-connection.js';
+import { withDeadline } from '../deadline.js';
 import type { Connection } from './connection-api.js';
 
 /**

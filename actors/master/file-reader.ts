@@ -1,5 +1,5 @@
 /**
- * The master's end of a download (spec §2.3): `read(maxLength)` hands out the next bytes of the
+ * The master's end of a download (docs/master-worker-protocol.md §2.3): `read(maxLength)` hands out the next bytes of the
  * source file, an empty block meaning end of file, and `close` ends it. Reads are serialised, so a
  * worker that pipelines several (the transfer window) gets consecutive blocks in request order.
  */
@@ -44,7 +44,8 @@ export class FileReader extends FileReaderImpl {
     this.source = confinePath(options.source, options.masterBasedir);
     this.masterBasedir = options.masterBasedir;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'FileReader', source: this.source });
-    this.actor = createActor(fileTransferMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
+    const machine = fileTransferMachine.provide({ actions: { endProgress: () => this.progress.complete() } });
+    this.actor = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   get progress$(): Observable<TransferProgress> {
@@ -75,7 +76,8 @@ export class FileReader extends FileReaderImpl {
 
   read(maxLength: number): Promise<Buffer> {
     return this.serial(async () => {
-      if (this.state === 'drained') return Buffer.alloc(0);
+      // Past the end, reads keep answering empty until close.
+      if (this.actor.getSnapshot().matches('drained')) return Buffer.alloc(0);
       this.require('read', { type: 'block', bytes: 0 });
       const handle = await this.guard(() => this.ensureOpen());
       const length = Math.max(0, Math.floor(maxLength));
@@ -101,21 +103,19 @@ export class FileReader extends FileReaderImpl {
 
   close(): Promise<void> {
     return this.serial(async () => {
-      if (this.state === 'closed') return;
+      if (this.actor.getSnapshot().matches('closed')) return;
       this.require('close', { type: 'close' });
       this.actor.send({ type: 'close' });
       await this.releaseHandle();
       this.actor.send({ type: 'closed' });
-      this.progress.complete();
     });
   }
 
   /** Stops serving reads (the command ended without a close). */
   cancel(): Promise<void> {
     return this.serial(async () => {
-      if (this.state === 'transferring' || this.state === 'drained') this.actor.send({ type: 'cancel' });
+      this.sendIfAllowed({ type: 'cancel' });
       await this.releaseHandle();
-      this.progress.complete();
     });
   }
 
@@ -135,14 +135,18 @@ export class FileReader extends FileReaderImpl {
     if (!this.actor.getSnapshot().can(event)) throw new TransferStateError(operation, this.state);
   }
 
+  /** Sends `event` if the machine takes it now. */
+  private sendIfAllowed(event: FileTransferEvent): void {
+    if (this.actor.getSnapshot().can(event)) this.actor.send(event);
+  }
+
   private async guard<T>(work: Job<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (this.actor.getSnapshot().can({ type: 'fail', reason: '' })) this.actor.send({ type: 'fail', reason: (error as Error).message });
+      this.sendIfAllowed({ type: 'fail', reason: (error as Error).message });
       this.logger.warn({ err: error }, 'download failed');
       await this.releaseHandle();
-      this.progress.complete();
       throw error;
     }
   }

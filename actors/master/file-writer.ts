@@ -1,5 +1,5 @@
 /**
- * The master's end of an upload (spec §2.2): blocks go to a temp file `buildbot-transfer-*` beside
+ * The master's end of an upload (docs/master-worker-protocol.md §2.2): blocks go to a temp file `buildbot-transfer-*` beside
  * the destination, which close renames onto the destination (then chmods it); directory uploads
  * unpack the temp tar into the destination instead. A transfer that is cancelled, fails, or whose
  * command fails leaves nothing behind: the temp file is purged, and `purge` also removes a
@@ -75,7 +75,16 @@ export class FileWriter extends FileWriterImpl {
     this.mode = options.mode ?? null;
     this.masterBasedir = options.masterBasedir;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'FileWriter', destination: this.destination });
-    this.actor = createActor(fileTransferMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
+    const machine = fileTransferMachine.provide({
+      actions: {
+        endProgress: ({ event }) => {
+          // A directory upload that is closed rather than unpacked keeps its tar (and its progress) until cancelled.
+          if (this.directory && event.type === 'closed') return;
+          this.progress.complete();
+        },
+      },
+    });
+    this.actor = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** One event per block written; completes (never errors) when the transfer ends, whichever way. */
@@ -93,7 +102,10 @@ export class FileWriter extends FileWriterImpl {
     return String(this.actor.getSnapshot().value);
   }
 
-  /** The temp file, while one exists (for tests and diagnostics). */
+  /**
+   * The temp file, while one exists (for tests and diagnostics).
+   * @internal
+   */
   get temporaryPath(): string | undefined {
     return this.tempPath;
   }
@@ -121,7 +133,7 @@ export class FileWriter extends FileWriterImpl {
   utime(accessedModified: readonly [number, number]): Promise<void> {
     return this.serial(async () => {
       this.require('utime', { type: 'utime' });
-      if (this.state !== 'closed') {
+      if (!this.actor.getSnapshot().matches('closed')) {
         this.pendingTimes = accessedModified;
         return;
       }
@@ -131,7 +143,7 @@ export class FileWriter extends FileWriterImpl {
 
   close(): Promise<void> {
     return this.serial(async () => {
-      if (this.state === 'closed') return;
+      if (this.actor.getSnapshot().matches('closed')) return;
       this.require('close', { type: 'close' });
       this.actor.send({ type: 'close' });
       await this.guard(async () => {
@@ -147,7 +159,6 @@ export class FileWriter extends FileWriterImpl {
         if (this.pendingTimes !== undefined) await utimes(this.destination, this.pendingTimes[0], this.pendingTimes[1]);
       });
       this.actor.send({ type: 'closed' });
-      if (!this.directory) this.progress.complete();
     });
   }
 
@@ -165,29 +176,26 @@ export class FileWriter extends FileWriterImpl {
         await this.removeTemp();
       });
       this.actor.send({ type: 'unpacked' });
-      this.progress.complete();
     });
   }
 
   /** The step's cancel: if never closed, the temp file is deleted. Safe to call at any time. */
   cancel(): Promise<void> {
     return this.serial(async () => {
-      if (this.state === 'transferring') this.actor.send({ type: 'cancel' });
+      this.sendIfAllowed({ type: 'cancel' });
       await this.discardTemp();
-      this.progress.complete();
     });
   }
 
   /** The command failed: drop the temp file and a destination file already renamed into place. */
   purge(): Promise<void> {
     return this.serial(async () => {
-      const state = this.state;
-      if (state === 'transferring') this.actor.send({ type: 'cancel' });
-      if (state === 'closed') this.actor.send({ type: 'purge' });
+      // Never closed: purging is cancelling.
+      if (!this.sendIfAllowed({ type: 'purge' })) this.sendIfAllowed({ type: 'cancel' });
       // A close that renamed the file and then failed (chmod, utime) leaves it in place too.
-      if ((state === 'closed' || this.destinationPlaced) && !this.directory) await rm(this.destination, { force: true });
+      if (this.destinationPlaced) await rm(this.destination, { force: true });
+      this.destinationPlaced = false;
       await this.discardTemp();
-      this.progress.complete();
     });
   }
 
@@ -221,15 +229,21 @@ export class FileWriter extends FileWriterImpl {
     if (!this.actor.getSnapshot().can(event)) throw new TransferStateError(operation, this.state);
   }
 
+  /** Sends `event` if the machine takes it now; says whether it did. */
+  private sendIfAllowed(event: FileTransferEvent): boolean {
+    if (!this.actor.getSnapshot().can(event)) return false;
+    this.actor.send(event);
+    return true;
+  }
+
   /** Any I/O failure fails the transfer and removes the temp file before the error goes on. */
   private async guard<T>(work: Job<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      this.actor.send({ type: 'fail', reason: (error as Error).message });
+      this.sendIfAllowed({ type: 'fail', reason: (error as Error).message });
       this.logger.warn({ err: error }, 'upload failed');
       await this.discardTemp();
-      this.progress.complete();
       throw error;
     }
   }

@@ -1,4 +1,4 @@
-/** The master side of the master/worker protocol (issue 4). */
+/** The master side of the master/worker protocol. */
 export {
   CONNECTION_METHODS,
   FileReaderImpl,
@@ -23,18 +23,22 @@ export {
   DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_WORKER_SETTINGS,
   isConnectionGone,
-  withDeadline,
   type BaseConnectionOptions,
 } from './base-connection.js';
+export { withDeadline, settledWithin } from '../deadline.js';
 export { MasterConnection, type MasterConnectionOptions } from './master-connection.js';
 export { InMemoryConnection, type InMemoryConnectionOptions } from './in-memory-connection.js';
 export {
+  AmpListener,
   Listener,
   DEFAULT_DUPLICATE_PING_TIMEOUT_MS,
+  DEFAULT_LISTEN_ENDPOINT,
   DEFAULT_LOGIN_TIMEOUT_MS,
   DEFAULT_MAX_TRANSFER_WINDOW,
   NOT_AUTHENTICATED_MESSAGE,
+  type AmpListenerOptions,
   type CommonListenerOptions,
+  type ListenerAddress,
   type ListenerOptions,
   type Registration,
   type WorkerRegistration,

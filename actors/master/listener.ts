@@ -1,8 +1,8 @@
 /**
- * The master's AMP Listener for one endpoint (Buildbot's `protocols.base.Listener`): accepts
+ * The master's AMP listener for one endpoint (Buildbot's `protocols.base.Listener`): accepts
  * transports, authenticates the worker's Login, settles duplicate names, and spawns a
- * {@link MasterConnection} per worker. It owns the registrations (name → password) and publishes
- * the registry of attached workers as an Observable.
+ * {@link MasterConnection} per worker. What it shares with the msgpack listener (registrations,
+ * refusals before login, admission, the registry of attached workers) is {@link WorkerAdmission}.
  *
  * Login rules (spec §4, §6): until Login succeeds nothing else is answered but with "Worker not
  * authenticated.", and the master sends nothing. Passwords are compared in constant time over
@@ -21,116 +21,96 @@ import {
   UploadUtime,
   UploadWrite,
 } from '../../codec/protocols/worker-commands.js';
-import { LoginRefusedError, NotAuthenticatedError } from '../../codec/protocols/worker-errors.js';
-import { AmpConnection, type Inspector } from '../amp-connection.js';
+import { LoginRefusedError } from '../../codec/protocols/worker-errors.js';
+import { AmpConnection } from '../amp-connection.js';
 import { listen, type AmpServer } from '../connect.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { ResponderTable } from '../responders.js';
 import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './base-connection.js';
-import type { BuilderList, WorkerSettings } from './connection-api.js';
-import { DuplicateNames } from './duplicate-names.js';
+import type { BuilderList } from './connection-api.js';
 import { MasterConnection } from './master-connection.js';
-import { Registrations } from './registrations.js';
-import { WorkerRegistry, type RegistryEvent } from './worker-registry.js';
+import {
+  DEFAULT_LISTEN_ENDPOINT,
+  listenerAddress,
+  refuseUnauthenticated,
+  WorkerAdmission,
+  type CommonListenerOptions,
+  type ListenerAddress,
+  type Registration,
+} from './worker-admission.js';
+import type { RegistryEvent } from './worker-registry.js';
 
-export const NOT_AUTHENTICATED_MESSAGE = 'Worker not authenticated.';
-export const DEFAULT_DUPLICATE_PING_TIMEOUT_MS = 10_000;
+export {
+  DEFAULT_DUPLICATE_PING_TIMEOUT_MS,
+  DEFAULT_LISTEN_ENDPOINT,
+  NOT_AUTHENTICATED_MESSAGE,
+  type CommonListenerOptions,
+  type ListenerAddress,
+  type Registration,
+  type WorkerRegistration,
+} from './worker-admission.js';
+
 export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
 /** The largest transfer window the master grants (the worker asks; the smaller wins). */
 export const DEFAULT_MAX_TRANSFER_WINDOW = 16;
 
-export interface WorkerRegistration {
-  readonly password: string;
-  /** Sent in the handshake (remoteSetBuilderList), each builder then greeted with print "attached". */
-  readonly builders?: BuilderList;
-}
-
-/** What every listener takes, whatever protocol it speaks. */
-export interface CommonListenerOptions {
-  /** Worker name → password (or a registration with builders). */
-  readonly registrations?: Readonly<Record<string, string | WorkerRegistration>>;
-  readonly logger?: Logger;
-  readonly inspect?: Inspector;
-  /** Keepalive interval once attached; 0 disables. Default 60 s. */
-  readonly keepaliveIntervalMs?: number;
-  /** Keepalive reply deadline; a worker that misses it is dropped. Default 30 s. */
-  readonly keepaliveTimeoutMs?: number;
-  /** How long the old connection of a duplicate name has to answer its ping. Default 10 s. */
-  readonly duplicatePingTimeoutMs?: number;
-  /** Output settings sent in the handshake; null sends none. */
-  readonly workerSettings?: WorkerSettings | null;
-  /** Refuse command paths resolving outside the builder directory. */
-  readonly confinePaths?: boolean;
-}
-
-export interface ListenerOptions extends CommonListenerOptions {
-  /** A Twisted-style server endpoint (`tcp:0`, `tcp:9989:interface=127.0.0.1`, `ssl:…`, `unix:…`). */
-  readonly endpoint?: string;
+export interface AmpListenerOptions extends CommonListenerOptions {
   /** A transport that has not logged in by then is closed. Default 30 s; 0 disables. */
   readonly loginTimeoutMs?: number;
   /** The largest transfer window granted. Default 16. */
   readonly maxTransferWindow?: number;
 }
 
+/** @deprecated Use {@link AmpListenerOptions}. */
+export type ListenerOptions = AmpListenerOptions;
+
 export type WorkerRegistryEvent = RegistryEvent<MasterConnection>;
-
-export interface Registration {
-  /** Refuses the worker from now on (and drops it if connected). */
-  unregister(): void;
-}
-
 
 /** The worker → master commands, which before Login only get "Worker not authenticated.". */
 const WORKER_CALLS = [Update, Complete, UploadWrite, UploadUtime, UploadUnpack, UploadClose, DownloadRead, DownloadClose];
 
-export class Listener {
+export class AmpListener {
   readonly logger: Logger;
-  private readonly options: ListenerOptions;
-  private readonly registrations = new Registrations();
-  /** Every logged-in connection by name, attaching ones included (duplicates are checked here). */
-  private readonly registry = new WorkerRegistry<MasterConnection>();
+  private readonly options: AmpListenerOptions;
+  private readonly admission: WorkerAdmission<MasterConnection>;
   private readonly transports = new Set<AmpConnection>();
-  private readonly duplicates: DuplicateNames;
   private server: AmpServer | undefined;
   private stopped = false;
 
-  constructor(options: ListenerOptions = {}) {
+  constructor(options: AmpListenerOptions = {}) {
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'Listener' });
-    this.duplicates = new DuplicateNames(this.logger, () => this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS);
-    for (const [name, registration] of Object.entries(options.registrations ?? {})) {
-      if (typeof registration === 'string') this.updateRegistration(name, registration);
-      else this.updateRegistration(name, registration.password, { builders: registration.builders });
-    }
+    this.admission = new WorkerAdmission(this.logger, options);
   }
 
   /** Where the endpoint listens, once started. */
-  get address(): AmpServer['address'] | undefined {
-    return this.server?.address;
+  get address(): ListenerAddress | undefined {
+    return this.server === undefined ? undefined : listenerAddress(this.server.address);
   }
 
   /** The attached workers now. */
   get current(): ReadonlyMap<string, MasterConnection> {
-    return this.registry.current;
+    return this.admission.current;
   }
 
   /** A snapshot first, then every attach and detach. Completes when the listener stops. */
   get workers$(): Observable<WorkerRegistryEvent> {
-    return this.registry.events$;
+    return this.admission.workers$;
   }
 
-  async start(): Promise<AmpServer['address']> {
-    if (this.server !== undefined) return this.server.address;
-    if (this.options.endpoint === undefined) throw new TypeError('Listener.start() needs an endpoint');
-    this.server = await listen(this.options.endpoint, {
-      logger: this.logger,
-      inspect: this.options.inspect,
-      name: 'MasterListener',
-      responders: () => new ResponderTable(),
-      onConnection: (amp) => this.adopt(amp),
-    });
-    this.logger.info({ address: this.server.address }, 'listening for workers');
-    return this.server.address;
+  /** Listens on the endpoint (default `tcp:0`); resolves with the bound address. */
+  async start(): Promise<ListenerAddress> {
+    if (this.server === undefined) {
+      this.server = await listen(this.options.endpoint ?? DEFAULT_LISTEN_ENDPOINT, {
+        logger: this.logger,
+        inspect: this.options.inspect,
+        name: 'MasterListener',
+        responders: () => new ResponderTable(),
+        onConnection: (amp) => this.adopt(amp),
+      });
+      this.logger.info({ address: this.server.address }, 'listening for workers');
+    }
+    return listenerAddress(this.server.address);
   }
 
   /** Stops listening and drops every worker. */
@@ -145,8 +125,7 @@ export class Listener {
       return amp.closed;
     });
     await Promise.all([server?.close(), ...closing]);
-    await Promise.all([...this.registry.loggedIn.values()].map((connection) => connection.detached));
-    this.registry.complete();
+    await this.admission.drain();
   }
 
   /** Serves a transport that is already connected (an in-process pair, a socket from elsewhere). */
@@ -164,18 +143,12 @@ export class Listener {
 
   /** Adds a worker or changes its password (and builders); a connected worker stays connected. */
   updateRegistration(name: string, password: string, options: { readonly builders?: BuilderList } = {}): Registration {
-    this.registrations.set(name, password, options.builders);
-    return { unregister: () => this.unregister(name) };
+    return this.admission.updateRegistration(name, password, options);
   }
 
   /** Refuses `name` from now on and drops its connection if there is one. */
   unregister(name: string): void {
-    this.registrations.delete(name);
-    const connection = this.registry.loggedIn.get(name);
-    if (connection !== undefined) {
-      this.logger.info({ worker: name }, 'worker unregistered; dropping its connection');
-      connection.loseConnection(new LoginRefusedError(`worker '${name}' was unregistered`));
-    }
+    this.admission.unregister(name);
   }
 
   // ---------------------------------------------------------------- login
@@ -188,11 +161,7 @@ export class Listener {
     this.transports.add(amp);
     void amp.closed.then(() => this.transports.delete(amp));
     const table = amp.responders;
-    for (const command of WORKER_CALLS) {
-      table.on(command, () => {
-        throw new NotAuthenticatedError(NOT_AUTHENTICATED_MESSAGE);
-      });
-    }
+    for (const command of WORKER_CALLS) table.on(command, refuseUnauthenticated);
     let loggedIn = false;
     let loginStarted = false;
     const loginTimeoutMs = this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
@@ -216,7 +185,7 @@ export class Listener {
         loggedIn = true;
         clearTimeout(loginTimer);
         // After the answer is on the wire: the worker learns it is accepted before the first print.
-        setImmediate(() => this.runHandshake(connection));
+        setImmediate(() => this.admission.handshake(connection));
         return { transferWindow: connection.transferWindow };
       } catch (error) {
         this.logger.info({ worker: username, reason: (error as Error).message }, 'login refused');
@@ -228,49 +197,30 @@ export class Listener {
   }
 
   private async login(amp: AmpConnection, name: string, password: string, requestedWindow: number | undefined): Promise<MasterConnection> {
-    this.checkCredentials(name, password);
-    return this.duplicates.serialise(name, async () => {
-      const old = this.registry.loggedIn.get(name);
-      if (old !== undefined) await this.duplicates.settle(name, old);
-      // The registration may have gone while we waited for the old connection.
-      const registration = this.registrations.get(name);
-      if (registration === undefined) throw new LoginRefusedError(`worker '${name}' was unregistered`);
-      if (amp.isClosed) throw new LoginRefusedError('the transport closed during login');
-      const maxWindow = this.options.maxTransferWindow ?? DEFAULT_MAX_TRANSFER_WINDOW;
-      const connection = new MasterConnection(amp, {
-        name,
-        logger: this.logger,
-        inspect: this.options.inspect,
-        keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
-        keepaliveTimeoutMs: this.options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
-        builders: registration.builders,
-        workerSettings: this.options.workerSettings,
-        confinePaths: this.options.confinePaths,
-        transferWindow: Math.max(1, Math.min(requestedWindow ?? 1, maxWindow)),
-      });
-      this.registry.loggedIn.set(name, connection);
-      connection.notifyOnDisconnect((reason) => this.onDetached(connection, reason));
-      return connection;
-    });
-  }
-
-  private checkCredentials(name: string, password: string): void {
-    if (this.registrations.check(name, password) === undefined) {
+    if (!this.admission.checkCredentials(name, password)) {
       throw new LoginRefusedError(`login refused for worker '${name}': unknown name or wrong password`);
     }
-  }
-
-
-  private runHandshake(connection: MasterConnection): void {
-    connection.attach().then(
-      () => {
-        this.registry.publishAttached(connection);
-      },
-      (error: unknown) => this.logger.warn({ worker: connection.name, err: error }, 'handshake failed'),
+    const maxWindow = this.options.maxTransferWindow ?? DEFAULT_MAX_TRANSFER_WINDOW;
+    return this.admission.admit(
+      name,
+      () => amp.isClosed,
+      (registration) =>
+        new MasterConnection(amp, {
+          name,
+          logger: this.logger,
+          inspect: this.options.inspect,
+          keepaliveIntervalMs: this.options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+          keepaliveTimeoutMs: this.options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+          builders: registration.builders,
+          workerSettings: this.options.workerSettings,
+          confinePaths: this.options.confinePaths,
+          transferWindow: Math.max(1, Math.min(requestedWindow ?? 1, maxWindow)),
+        }),
     );
   }
-
-  private onDetached(connection: MasterConnection, reason: Error): void {
-    this.registry.withdraw(connection, reason);
-  }
 }
+
+/** @deprecated Use {@link AmpListener}: the name says which protocol it speaks. */
+export const Listener = AmpListener;
+/** @deprecated Use {@link AmpListener}. */
+export type Listener = AmpListener;

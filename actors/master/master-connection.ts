@@ -1,5 +1,5 @@
 /**
- * The AMP Connection: one authenticated worker on an {@link AmpConnection} (spec §6). Master →
+ * The AMP Connection: one authenticated worker on an {@link AmpConnection} (docs/master-worker-protocol.md §6). Master →
  * worker ops are typed calls; the worker's callbacks arrive as responders keyed by command id and
  * are routed by {@link BaseConnection}. The Listener creates it once Login succeeded.
  */

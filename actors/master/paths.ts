@@ -1,5 +1,5 @@
 /**
- * Path resolution on the master (spec §3.1, the msgpack model): master-facing command arguments
+ * Path resolution on the master (docs/master-worker-protocol.md §3.1, the msgpack model): master-facing command arguments
  * (`workdir`, `dir`, `file`, `workersrc`…) become the canonical absolute paths a worker runs with,
  * joined onto `<basedir>/<builddir>` in the worker's flavour (posix or Windows, from `info.system`),
  * with `~` expanded from the worker's environment. The worker then does no path work at all.

@@ -1,5 +1,5 @@
 /**
- * One command run on a worker (Buildbot's RemoteCommand, spec §2.1 and §4), driven by the
+ * One command run on a worker (Buildbot's RemoteCommand, docs/master-worker-protocol.md §2.1 and §4), driven by the
  * remoteCommand machine. Every update the worker sends is published on `updates$`, known keys or
  * not; the result says how it ended: `{ rc, updates, interrupted, failure }` plus Buildbot's result
  * code.
@@ -17,9 +17,10 @@
 import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import type { UpdateEntry } from '../../codec/protocols/worker-commands.js';
-import { remoteCommandMachine, type RemoteCommandEvent } from '../../machines/remote-command.js';
+import { remoteCommandMachine } from '../../machines/remote-command.js';
 import type { Inspector } from '../amp-connection.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { sendIfActive } from '../send-if-active.js';
 import { isConnectionGone } from './base-connection.js';
 import { RemoteCommandImpl, type Connection, type Subscription } from './connection-api.js';
 import { CommandAlreadyRunError, RemoteCommandFailedError, WorkerDisconnectedError } from './errors.js';
@@ -70,6 +71,11 @@ export class RemoteCommand extends RemoteCommandImpl {
   readonly actor: Actor<typeof remoteCommandMachine>;
   /** Settles once the command has ended, however it ended (never rejects). */
   readonly result: Promise<RemoteCommandResult>;
+  /**
+   * Resolves true once the worker has accepted the start and the command runs; false if the
+   * command ended before that answer was seen (refused, disconnected, or finished that fast).
+   */
+  readonly started: Promise<boolean>;
   /** Set by `run`. */
   commandId: string | undefined;
   builderName: string | undefined;
@@ -86,8 +92,8 @@ export class RemoteCommand extends RemoteCommandImpl {
   private failure: Error | undefined;
   private connection: Connection | undefined;
   private subscription: Subscription | undefined;
-  private startWasAnswered = false;
   private resolveResult!: (result: RemoteCommandResult) => void;
+  private resolveStarted!: (started: boolean) => void;
 
   constructor(commandName: string, args: Readonly<Record<string, unknown>> = {}, options: RemoteCommandOptions = {}) {
     super();
@@ -98,8 +104,11 @@ export class RemoteCommand extends RemoteCommandImpl {
     this.collectStdout = options.collectStdout ?? false;
     this.collectStderr = options.collectStderr ?? false;
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
+    this.started = new Promise((resolve) => (this.resolveStarted = resolve));
     const machine = remoteCommandMachine.provide({
       actions: {
+        sendStart: () => this.sendStart(),
+        announceStarted: () => this.resolveStarted(true),
         sendInterrupt: ({ event }) => this.sendInterrupt(event.type === 'interrupt' ? event.why : ''),
         // The snapshot is not updated yet while entry actions run: go by the event and context.
         finish: ({ event, context }) => this.finish(event.type === 'disconnected', context.interrupted),
@@ -122,41 +131,17 @@ export class RemoteCommand extends RemoteCommandImpl {
     return this.actor.getSnapshot().context.interrupted;
   }
 
-  /**
-   * Whether the worker has answered the StartCommand, from the command's own record rather than
-   * its machine (the one thing that tells starting from running; model-based tests compare them).
-   */
-  get startAnswered(): boolean {
-    return this.startWasAnswered;
-  }
-
   /** Starts the command on `connection` for `builderName`; resolves with the result when it ends. */
   run(connection: Connection, builderName: string): Promise<RemoteCommandResult> {
-    if (this.state !== 'idle') return Promise.reject(new CommandAlreadyRunError(this.commandName));
+    if (!this.actor.getSnapshot().can({ type: 'start' })) return Promise.reject(new CommandAlreadyRunError(this.commandName));
     this.connection = connection;
     this.builderName = builderName;
     this.commandId = nextCommandId();
     this.subscription = connection.notifyOnDisconnect((reason) => {
       if (this.failure === undefined) this.failure = new WorkerDisconnectedError(connection.name, { cause: reason });
-      this.send({ type: 'disconnected' });
+      sendIfActive(this.actor, { type: 'disconnected' });
     });
-    this.send({ type: 'start' });
-    connection.remoteStartCommand(this, builderName, this.commandId, this.commandName, this.args).then(
-      () => {
-        this.startWasAnswered = true;
-        this.send({ type: 'started' });
-      },
-      (error: unknown) => {
-        if (isConnectionGone(error)) {
-          this.failure ??= new WorkerDisconnectedError(connection.name, { cause: error });
-          this.send({ type: 'disconnected' });
-          return;
-        }
-        this.failure ??= error as Error;
-        this.logger.warn({ err: error }, 'the worker refused the command');
-        this.send({ type: 'startFailed' });
-      },
-    );
+    this.actor.send({ type: 'start' });
     return this.result;
   }
 
@@ -165,7 +150,7 @@ export class RemoteCommand extends RemoteCommandImpl {
    * before `run` and after the end, as in Buildbot.
    */
   async interrupt(why: string | Error): Promise<void> {
-    this.send({ type: 'interrupt', why: why instanceof Error ? why.message : why });
+    sendIfActive(this.actor, { type: 'interrupt', why: why instanceof Error ? why.message : why });
   }
 
   // RemoteCommandImpl: the worker's calls, routed here by the connection.
@@ -181,12 +166,32 @@ export class RemoteCommand extends RemoteCommandImpl {
 
   remoteComplete(failure: string | undefined): void {
     if (failure !== undefined && failure !== '') this.failure ??= new RemoteCommandFailedError(this.commandName, failure);
-    this.send({ type: 'complete', failed: failure !== undefined && failure !== '' });
+    sendIfActive(this.actor, { type: 'complete', failed: failure !== undefined && failure !== '' });
   }
 
-  /** Events after the end (a late disconnect, a stray interrupt) are dropped, not warned about. */
-  private send(event: RemoteCommandEvent): void {
-    if (this.actor.getSnapshot().status === 'active') this.actor.send(event);
+  private sendStart(): void {
+    const connection = this.connection;
+    if (connection === undefined || this.builderName === undefined || this.commandId === undefined) return;
+    let answer: Promise<void>;
+    try {
+      // Called now, not a tick later: an interrupt sent right after must follow it on the wire.
+      answer = connection.remoteStartCommand(this, this.builderName, this.commandId, this.commandName, this.args);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    answer.then(
+      () => sendIfActive(this.actor, { type: 'started' }),
+      (error: unknown) => {
+        if (isConnectionGone(error)) {
+          this.failure ??= new WorkerDisconnectedError(connection.name, { cause: error });
+          sendIfActive(this.actor, { type: 'disconnected' });
+          return;
+        }
+        this.failure ??= error as Error;
+        this.logger.warn({ err: error }, 'the worker refused the command');
+        sendIfActive(this.actor, { type: 'startFailed' });
+      },
+    );
   }
 
   private sendInterrupt(why: string): void {
@@ -215,6 +220,7 @@ export class RemoteCommand extends RemoteCommandImpl {
       ...(this.collectStderr ? { stderr: this.stderr } : {}),
     };
     this.updatesSubject.complete();
+    this.resolveStarted(false);
     this.resolveResult(result);
   }
 }

@@ -1,4 +1,4 @@
-/** Buildbot's result codes (spec §2.1), in its numbering, so logs and UIs that know them agree. */
+/** Buildbot's result codes (docs/master-worker-protocol.md §2.1), in its numbering, so logs and UIs that know them agree. */
 export const SUCCESS = 0;
 export const WARNINGS = 1;
 export const FAILURE = 2;

@@ -1,5 +1,5 @@
 /**
- * Extraction of a directory upload's tar (spec §2.2 `unpack`): plain, gzip or bzip2, detected from
+ * Extraction of a directory upload's tar (docs/master-worker-protocol.md §2.2 `unpack`): plain, gzip or bzip2, detected from
  * the first bytes. Like Python's "data" extraction filter, and stricter: the whole archive is
  * checked before a single byte is written, and any entry that could land outside the destination
  * refuses the archive: absolute names, `..`, links whose target leaves it (following the archive's

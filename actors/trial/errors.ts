@@ -25,9 +25,16 @@ export class TestListingError extends TrialError {
   override readonly code = 'TRIAL_ERR_LISTING';
 }
 
-/** A worker process could not be started. */
+/** A worker process could not be started (its executable is missing or not executable, …). */
 export class WorkerSpawnError extends TrialError {
   override readonly code = 'TRIAL_ERR_SPAWN';
+  constructor(
+    readonly worker: number,
+    readonly executable: string,
+    cause: Error,
+  ) {
+    super(`cannot start trial worker ${worker}: ${executable}: ${cause.message}`, { cause });
+  }
 }
 
 /** A worker process ended (or its pipes broke) while the manager still needed it. */
@@ -45,7 +52,7 @@ export class NoTrialMarkerError extends TrialError {
   override readonly code = 'TRIAL_ERR_NO_MARKER';
 }
 
-/** A stream id that was never opened, or was already consumed (spec §3.4). */
+/** A stream id that was never opened, or was already consumed (docs/trial-protocol.md §3.4). */
 export class UnknownStreamError extends TrialError {
   override readonly code = 'TRIAL_ERR_UNKNOWN_STREAM';
   constructor(readonly streamId: number) {
@@ -60,7 +67,7 @@ export class DialectMismatchError extends TrialError {
 
 /** Class names reported for tests whose outcome the manager had to make up. */
 export const SYNTHETIC_ERROR_CLASSES = {
-  /** The Run was answered but no outcome was reported (22.4: a result over 64 KiB, spec §5). */
+  /** The Run was answered but no outcome was reported (22.4: a result over 64 KiB, docs/trial-protocol.md §5). */
   noOutcome: 'ampstate.trial.NoOutcomeReported',
   /** The worker process died or its connection broke while the test was running. */
   workerDied: 'ampstate.trial.WorkerDied',

@@ -6,6 +6,8 @@ export { TrialTreeReporter, trimFrames, type TreeReporterOptions } from './repor
 export { runNodeTest, listNodeTests, outcomeFromLine, framesFromStack, type WorkerOutcome, type NodeRunOptions } from './node-tests.js';
 export { listPythonTests, probePython, workerEnvironment, type PythonEnvironment, type PythonTestList } from './python-env.js';
 export { claimTrialTemp, type TrialTempDirectory } from './temp-dir.js';
-export { NODE_ID_SEPARATOR, formatNodeId, parseNodeId, treeSegments, pythonStrRepr, isNodeId } from './test-ids.js';
+export { NODE_ID_SEPARATOR, formatNodeId, parseNodeId, treeSegments, isNodeId } from './test-ids.js';
+export { pythonStrRepr } from '../../codec/python-repr.js';
+export { type DroppedControlEvent, type DroppedEventHandler } from './control.js';
 export * from './results.js';
 export * from './errors.js';

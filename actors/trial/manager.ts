@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Subject, filter, mergeMap, type Observable } from 'rxjs';
-import { createActor, type Actor } from 'xstate';
-import { trialWorkerPoolMachine } from '../../machines/trial-worker-pool.js';
+import { createActor, waitFor, type Actor } from 'xstate';
+import { trialWorkerPoolMachine, type TrialWorkerPoolEvent } from '../../machines/trial-worker-pool.js';
 import type { Inspector } from '../amp-connection.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { compiledAsset } from './assets.js';
-import { control } from './control.js';
+import { control, type DroppedEventHandler } from './control.js';
 import { SYNTHETIC_ERROR_CLASSES } from './errors.js';
 import { listNodeTests } from './node-tests.js';
 import { listPythonTests, probePython, workerEnvironment } from './python-env.js';
@@ -53,6 +53,11 @@ export interface TrialManagerOptions {
   readonly stopTimeoutMs?: number;
   readonly logger?: Logger;
   readonly inspect?: Inspector;
+  /**
+   * Called with every control event a machine (the pool, or a worker's trialRun) could not take;
+   * each is also logged at debug. Model tests collect them and expect none.
+   */
+  readonly onDroppedEvent?: DroppedEventHandler;
 }
 
 interface TestList {
@@ -66,7 +71,7 @@ interface WorkerPlan {
 }
 
 /**
- * Trial's distributed manager (`trial -j N`, trial-dist-protocol.md §1, §4): spawns the workers,
+ * Trial's distributed manager (`trial -j N`, docs/trial-protocol.md §1, §4): spawns the workers,
  * hands test ids out one Run at a time per worker from one shared queue, collects and prints the
  * results like trial, and stops every worker by closing its fd 3.
  *
@@ -81,6 +86,8 @@ export class TrialManager {
   private readonly subject = new Subject<TrialEvent>();
   private readonly streams = new StreamRegistry();
   private readonly workers: WorkerProcess[] = [];
+  /** Per worker: settles once its exit has been sent to the pool (rejects if it never spawned). */
+  private readonly exitReports = new Map<WorkerProcess, Promise<void>>();
   private reporter: TrialTreeReporter | undefined;
   private started = false;
 
@@ -88,7 +95,15 @@ export class TrialManager {
     if (!Number.isInteger(options.jobs) || options.jobs < 1) throw new RangeError('jobs must be a positive integer');
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ trial: 'manager' });
-    this.pool = createActor(trialWorkerPoolMachine, { input: { size: options.jobs }, inspect: options.inspect ?? inspectorFromEnvironment() }).start();
+    const pool = trialWorkerPoolMachine.provide({
+      actions: {
+        // Entering stopping (drained, aborted, or no tests): every live worker gets EOF on fd 3.
+        closeWorkers: () => {
+          for (const worker of this.workers) void worker.stop(this.options.stopTimeoutMs);
+        },
+      },
+    });
+    this.pool = createActor(pool, { input: { size: options.jobs }, inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** Every event of the run; subscribe before `run()`. Completes after `done`. */
@@ -114,7 +129,8 @@ export class TrialManager {
     try {
       return await this.runIn(cwd, temp, write);
     } catch (error) {
-      control(this.pool, { type: 'stop' });
+      // Aborting is allowed from any state that is not already stopping or final.
+      if (this.pool.getSnapshot().can({ type: 'stop' })) this.control({ type: 'stop' });
       await Promise.all(this.workers.map((w) => w.stop(options.stopTimeoutMs)));
       this.subject.error(error);
       throw error;
@@ -146,10 +162,13 @@ export class TrialManager {
     if (eager) {
       const { argv, env: workerEnv } = await plan;
       for (let i = 0; i < options.jobs; i++) this.spawnWorker(i, argv, workerEnv, cwd, temp.path);
+      await this.allSpawned();
     }
     const tests = await listing;
-    control(this.pool, { type: 'testsListed', count: tests.ids.length });
-    const size = Math.min(tests.ids.length, options.jobs);
+    // Every worker may already have died while the tests were listed: the pool is then crashed.
+    if (!this.pool.getSnapshot().matches('crashed')) this.control({ type: 'testsListed', count: tests.ids.length });
+    // The pool decides how many workers the run has: min(tests, -j).
+    const size = this.pool.getSnapshot().context.size;
     if (eager) {
       // Surplus workers never get Start: close their fd 3, then remove their directories so the
       // layout is Twisted's (one directory per worker that ran tests).
@@ -159,6 +178,7 @@ export class TrialManager {
     } else {
       const { argv, env: workerEnv } = await plan;
       for (let i = 0; i < size; i++) this.spawnWorker(i, argv, workerEnv, cwd, temp.path);
+      await this.allSpawned();
     }
 
     const reporter = new TrialTreeReporter({ write, colors: this.colors() });
@@ -168,7 +188,18 @@ export class TrialManager {
 
     const startTime = performance.now();
     const queue = [...tests.ids];
-    await Promise.all(this.workers.map((worker) => this.drive(worker, queue)));
+    // Only a running pool hands out tests: with no tests it is already stopping, and it is crashed
+    // when every worker died before the listing.
+    if (this.pool.getSnapshot().matches('running')) {
+      await Promise.all(this.workers.map((worker) => this.drive(worker, queue)));
+      // A drive ends when the queue is empty or its worker is gone (and that exit reported): a pool
+      // still running has a live worker left, so the queue is drained.
+      if (this.pool.getSnapshot().matches('running')) this.control({ type: 'drained' });
+    }
+    const pool = await waitFor(this.pool, (snapshot) => snapshot.status === 'done');
+    if (pool.matches('crashed')) {
+      this.logger.debug({ pool: pool.context, unrun: queue.length }, 'every worker ended before the tests were drained');
+    }
     // Every worker died with tests left: each still gets an outcome.
     for (let test = queue.shift(); test !== undefined; test = queue.shift()) {
       this.finish(test, -1, [
@@ -184,8 +215,6 @@ export class TrialManager {
       ], 0);
     }
     const seconds = (performance.now() - startTime) / 1000;
-    control(this.pool, { type: 'drained' });
-    await Promise.all(this.workers.map((w) => w.stop(options.stopTimeoutMs)));
     const summary = reporter.done(seconds);
     this.subject.next({ type: 'done', summary });
     this.subject.complete();
@@ -209,6 +238,15 @@ export class TrialManager {
     return { argv, env };
   }
 
+  private control(event: TrialWorkerPoolEvent): void {
+    control(this.pool, event, { logger: this.logger, onDropped: this.options.onDroppedEvent });
+  }
+
+  /** Resolves once every worker process is up; rejects with the first WorkerSpawnError. */
+  private async allSpawned(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.spawned));
+  }
+
   private spawnWorker(index: number, argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string, tempPath: string): void {
     const worker = new WorkerProcess({
       index,
@@ -221,13 +259,17 @@ export class TrialManager {
       logger: this.logger,
       inspect: this.options.inspect,
       onLog: (text, test) => this.subject.next({ type: 'log', worker: index, test, text }),
+      onDroppedEvent: this.options.onDroppedEvent,
     });
     this.workers.push(worker);
-    control(this.pool, { type: 'workerSpawned', worker: index });
-    this.subject.next({ type: 'worker', worker: index, state: 'spawned' });
-    void worker.exited.then((exit) => {
-      const clean = exit.code === 0 && worker.run.getSnapshot().value === 'stopped';
-      control(this.pool, { type: 'workerExited', worker: index, clean });
+    // The pool counts only processes that started; a spawn failure fails the run instead (allSpawned).
+    const exitReported = worker.spawned.then(async () => {
+      this.control({ type: 'workerSpawned', worker: index });
+      this.subject.next({ type: 'worker', worker: index, state: 'spawned' });
+      const exit = await worker.exited;
+      // The worker's trialRun decides: stopped means it exited 0 after we closed its fd 3.
+      const clean = worker.run.getSnapshot().matches('stopped');
+      this.control({ type: 'workerExited', worker: index, clean });
       this.subject.next({
         type: 'worker',
         worker: index,
@@ -237,17 +279,27 @@ export class TrialManager {
         ...(worker.dialect === undefined ? {} : { dialect: worker.dialect }),
       });
     });
+    exitReported.catch(() => undefined);
+    this.exitReports.set(worker, exitReported);
   }
 
-  /** One worker's loop: next test from the shared queue, one Run at a time. */
+  /**
+   * One worker's loop: next test from the shared queue, one Run at a time, while its trialRun takes
+   * Runs. A worker that ended is closed (a broken connection may leave the process alive) and the
+   * loop returns only once the pool knows of its exit, so the pool decides crashed vs stopped on
+   * every exit, never on a race between two dying workers.
+   */
   private async drive(worker: WorkerProcess, queue: string[]): Promise<void> {
     worker.start();
-    for (let test = queue.shift(); test !== undefined; test = queue.shift()) {
+    while (queue.length > 0 && worker.acceptsRuns) {
+      const test = queue.shift()!;
       const started = performance.now();
       const outcome = await worker.runTest(test);
       this.finish(test, worker.index, outcome.results, performance.now() - started);
-      if (outcome.dead) return;
     }
+    if (worker.acceptsRuns) return;
+    await worker.stop(this.options.stopTimeoutMs);
+    await this.exitReports.get(worker);
   }
 
   private finish(test: string, worker: number, results: readonly TrialResult[], durationMs: number): void {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { summaryLine, type TrialFrame, type TrialResult, type TrialSummary } from './results.js';
-import { pythonStrRepr, treeSegments } from './test-ids.js';
+import { pythonStrRepr } from '../../codec/python-repr.js';
+import { treeSegments } from './test-ids.js';
 
 /**
  * Trial's default reporter (`TreeReporter`) as `trial -j` prints it, rebuilt from the rules in

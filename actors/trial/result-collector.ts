@@ -16,7 +16,7 @@ import type { TrialFrame, TrialResult } from './results.js';
 export type DialectChoice = 'auto' | TrialDialect;
 
 /**
- * The ≥22.10 streams (spec §3.4): ids come from one counter shared by every worker of the manager;
+ * The ≥22.10 streams (docs/trial-protocol.md §3.4): ids come from one counter shared by every worker of the manager;
  * an `Add*` command consumes the streams it names.
  */
 export class StreamRegistry {
@@ -59,7 +59,7 @@ export interface ResultCollectorOptions {
 }
 
 /**
- * The manager's answers to one worker (spec §3.4): every command is answered (`success: True`, a
+ * The manager's answers to one worker (docs/trial-protocol.md §3.4): every command is answered (`success: True`, a
  * stream id, or an empty answer) and every result is attached to the Run in progress, whatever
  * `testName` it carries, as Twisted's LocalWorkerAMP does. Both dialects are accepted unless one is
  * forced; which one a worker speaks is told by its keys (`errorStreamId` vs `error`/`frames`) or a

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { NoTrialMarkerError, WorkingDirectoryBusyError } from './errors.js';
 
 /**
- * trial's `_unusedTestDirectory` (spec §1.2): lock `<dir>.lock` the way Twisted's FilesystemLock does
+ * trial's `_unusedTestDirectory` (docs/trial-protocol.md §1.2): lock `<dir>.lock` the way Twisted's FilesystemLock does
  * (a symlink whose target is the owner's pid, stale when that process is gone), fall back to
  * `_trial_temp-1`, `-2`, … while the default name is locked, wipe the directory (only if it holds a
  * `_trial_marker`) and drop an empty `_trial_marker` into the new one.

@@ -48,29 +48,3 @@ export function treeSegments(id: string): { prelude: string[]; leaf: string } {
   const prelude = [parents.slice(0, -1).join('.'), parents[parents.length - 1] ?? ''].filter((s) => s.length > 0);
   return { prelude, leaf };
 }
-
-/** Python's `repr()` of a str, as trial prints todo reasons (`Reason: 'known to be broken'`). */
-export function pythonStrRepr(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const char of text) {
-    const code = char.codePointAt(0)!;
-    if (char === quote || char === '\\') out += `\\${char}`;
-    else if (char === '\n') out += '\\n';
-    else if (char === '\r') out += '\\r';
-    else if (char === '\t') out += '\\t';
-    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
-    else if (code >= 0x80 && !isPrintable(char)) {
-      if (code <= 0xff) out += `\\x${code.toString(16).padStart(2, '0')}`;
-      else if (code <= 0xffff) out += `\\u${code.toString(16).padStart(4, '0')}`;
-      else out += `\\U${code.toString(16).padStart(8, '0')}`;
-    } else out += char;
-  }
-  return out + quote;
-}
-
-// Python's str.isprintable(): everything but the Other (C*) and Separator (Z*) categories, space kept.
-const NON_PRINTABLE = /[\p{C}\p{Z}]/u;
-function isPrintable(char: string): boolean {
-  return !NON_PRINTABLE.test(char);
-}

@@ -47,9 +47,8 @@ function main(): void {
   let inputEnded = false;
   input.once('end', () => {
     inputEnded = true;
-    worker.stopping();
     // As workertrial: EOF is only seen between commands, so the Run in progress finishes first.
-    void worker.idle().then(() => exit(0));
+    void worker.stopping().then(() => exit(0));
   });
   // A protocol error closes the connection first: exit 1, as workertrial dies on a parser exception.
   void worker.connection.closed.then(() => {

@@ -12,18 +12,19 @@ import {
   streamed,
   type TrialDialect,
 } from '../../codec/protocols/trial-commands.js';
-import { trialRunMachine } from '../../machines/trial-run.js';
+import { trialRunMachine, type TrialRunEvent } from '../../machines/trial-run.js';
 import { AmpConnection, type Inspector } from '../amp-connection.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { responders } from '../responders.js';
-import { control } from './control.js';
+import { control, type ControlSink, type DroppedEventHandler } from './control.js';
 import { runNodeTest, type WorkerOutcome } from './node-tests.js';
 import type { TrialFrame } from './results.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 /**
- * Trial's worker side (`WorkerProtocol`, trial-dist-protocol.md §1.3, §2, §4) in TypeScript, for
- * node:test tests: `Start` changes directory, `Run` runs a test id in a child node process and
+ * Trial's worker side (`WorkerProtocol`, docs/trial-protocol.md §1.3, §2, §4) in TypeScript, for
+ * node:test tests: `Start` names the directory tests run in (each test's child node process gets it as
+ * its cwd; this process never changes directory), `Run` runs a test id in a child node process and
  * reports each outcome to the manager in the chosen dialect before answering.
  *
  * The ≥22.10 stream dialect is the default: every error/failure/expected failure opens streams for
@@ -43,6 +44,8 @@ export interface TrialWorkerOptions {
   readonly root?: string;
   readonly logger?: Logger;
   readonly inspect?: Inspector;
+  /** Control events the worker's trialRun could not take (see control.ts). */
+  readonly onDroppedEvent?: DroppedEventHandler;
   /** Replaces the node:test adapter (tests, other runners). */
   readonly runTest?: (id: string, cwd: string, onOutput: (text: string) => void) => Promise<WorkerOutcome[]>;
 }
@@ -81,7 +84,9 @@ export class TrialWorker {
   private readonly options: TrialWorkerOptions;
   private readonly logger: Logger;
   private readonly root: string;
-  private directory: string;
+  /** Where tests run until Start names a directory (the machine's context then holds it). */
+  private readonly launchDirectory = process.cwd();
+  private readonly sink: ControlSink;
   /** Runs execute strictly one after another, as in workertrial's byte loop. */
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
@@ -89,15 +94,13 @@ export class TrialWorker {
   constructor(transport: Duplex, options: TrialWorkerOptions = {}) {
     this.options = options;
     this.dialect = options.dialect ?? '22.10';
-    this.root = options.root ?? process.cwd();
-    this.directory = process.cwd();
+    this.root = options.root ?? this.launchDirectory;
     this.logger = (options.logger ?? defaultLogger).child({ trialWorker: process.pid });
+    this.sink = { logger: this.logger, onDropped: options.onDroppedEvent };
     this.run = createActor(trialRunMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
     const table = responders()
       .on(Start, ({ directory }) => {
-        process.chdir(directory);
-        this.directory = directory;
-        control(this.run, { type: 'start', directory });
+        this.control({ type: 'start', directory });
         return { success: true };
       })
       .on(Run, ({ testCase }) => this.enqueue(() => this.runTest(testCase)));
@@ -115,14 +118,23 @@ export class TrialWorker {
     while (this.pending > 0) await this.queue.catch(() => undefined);
   }
 
-  /** Fd 3 reached EOF: no more Runs will come (the one in progress, if any, still finishes). */
-  stopping(): void {
-    control(this.run, { type: 'stop' });
+  /** The directory tests run in: Start's, or the one the worker was launched in. */
+  get directory(): string {
+    return this.run.getSnapshot().context.directory ?? this.launchDirectory;
+  }
+
+  /**
+   * Fd 3 reached EOF: no more Runs will come. The Run in progress, if any, finishes first (as
+   * workertrial only reads EOF between commands); then the machine is stopping.
+   */
+  async stopping(): Promise<void> {
+    await this.idle();
+    this.control({ type: 'stop' });
   }
 
   /** The worker is about to exit: cleanly after EOF, or because the connection broke. */
   ended(clean: boolean, reason?: string): void {
-    control(this.run, { type: 'ended', clean, reason });
+    this.control({ type: 'ended', clean, ...(reason === undefined ? {} : { reason }) });
   }
 
   /** Sends one log line to the manager (it becomes a line of the test log). */
@@ -141,8 +153,12 @@ export class TrialWorker {
     return result;
   }
 
+  private control(event: TrialRunEvent): void {
+    control(this.run, event, this.sink);
+  }
+
   private async runTest(testCase: string): Promise<{ success: boolean }> {
-    control(this.run, { type: 'run', test: testCase });
+    this.control({ type: 'run', test: testCase });
     this.gc();
     const logs: Promise<void>[] = [this.log(`--> ${testCase} <--`)];
     const runner = this.options.runTest ?? ((id, cwd, onOutput) => runNodeTest(id, { cwd, root: this.root, nodeOptions: this.options.nodeOptions }, onOutput));
@@ -155,7 +171,7 @@ export class TrialWorker {
     }
     this.gc();
     await Promise.all(logs);
-    control(this.run, { type: 'answered' });
+    this.control({ type: 'answered' });
     const failures: string[] = [];
     for (const outcome of outcomes) {
       try {
@@ -172,7 +188,7 @@ export class TrialWorker {
         () => undefined,
       );
     }
-    control(this.run, { type: 'reported', outcomes: outcomes.length });
+    this.control({ type: 'reported', outcomes: outcomes.length });
     return { success: failures.length === 0 };
   }
 
@@ -232,7 +248,7 @@ export class TrialWorker {
   }
 }
 
-/** TestWrite is never chunked by trial (#12482): long output goes out as several writes instead. */
+/** TestWrite is never chunked by trial (Twisted ticket #12482): long output goes out as several writes instead. */
 function splitForTestWrite(text: string): string[] {
   if (Buffer.byteLength(text) <= MAX_VALUE_LENGTH) return [text];
   const pieces: string[] = [];
@@ -256,7 +272,7 @@ export interface WorkerArguments {
   nodeOptions: string[];
 }
 
-export function parseWorkerArguments(argv: readonly string[]): WorkerArguments {
+export function parseWorkerArguments(argv: readonly string[], logger: Logger = defaultLogger): WorkerArguments {
   const parsed: WorkerArguments = { dialect: '22.10', forceGc: false, nodeOptions: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -265,7 +281,7 @@ export function parseWorkerArguments(argv: readonly string[]): WorkerArguments {
     if (flag === '--dialect') {
       const dialect = value();
       if (dialect === '22.4' || dialect === '22.10') parsed.dialect = dialect;
-      else process.stderr.write(`ampstate trial worker: ignoring unknown dialect ${JSON.stringify(dialect)}\n`);
+      else logger.warn({ dialect }, 'trial worker: ignoring an unknown --dialect');
     } else if (flag === '--force-gc') parsed.forceGc = true;
     else if (flag === '--node-option') {
       const option = value();

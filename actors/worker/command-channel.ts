@@ -1,15 +1,15 @@
 /**
  * The wire side of one running worker command: its updates, transfer calls and `Complete`, as AMP
- * calls keyed by command id (worker-protocol.md §6).
+ * calls keyed by command id (docs/master-worker-protocol.md §6).
  *
  * Transfers keep up to `transferWindow` blocks in flight: `writeBlock` resolves as soon as there is
  * room in the window rather than when its block is acknowledged, and downloads ask for the next
  * blocks before the command needs them. A window of 1 is Buildbot's stop-and-wait exactly. AMP
  * keeps the boxes of one connection in order, so the master sees the blocks in file order.
  */
-import { encode } from '@msgpack/msgpack';
 import type { Logger } from 'pino';
 import type { ArgumentsOf, Command, ResponseOf } from '../../codec/command.js';
+import { msgpackEncodedSize } from '../../codec/msgpack-size.js';
 import type { AmpConnection } from '../amp-connection.js';
 import {
   Complete,
@@ -92,7 +92,7 @@ export class AmpCommandChannel implements CommandChannel {
     this.sendUpdateNow(entries);
   }
 
-  /** `Complete`, after every update: the last box of the command (spec §2.1). */
+  /** `Complete`, after every update: the last box of the command (docs/master-worker-protocol.md §2.1). */
   complete(error: unknown): void {
     if (this.completed) return;
     const send = () => {
@@ -186,7 +186,7 @@ export class AmpCommandChannel implements CommandChannel {
     return block;
   }
 
-  /** Always sent by a download (spec §3.4), after any read still in flight has come back. */
+  /** Always sent by a download (docs/master-worker-protocol.md §3.4), after any read still in flight has come back. */
   async closeReader(): Promise<void> {
     await this.released;
     const outstanding = this.reads.splice(0);
@@ -288,9 +288,10 @@ export class AmpCommandChannel implements CommandChannel {
   }
 }
 
+/** Measured, not encoded: the Update call encodes the batch once, when it is sent. */
 function encodedSize(entries: UpdateEntry[]): number {
   try {
-    return encode(entries, { ignoreUndefined: true }).length;
+    return msgpackEncodedSize(entries);
   } catch {
     // Not encodable at all: callRemote will report it.
     return 0;

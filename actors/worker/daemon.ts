@@ -1,6 +1,6 @@
 /**
  * `ampstate worker`: one WorkerSession run as a long-lived process, like `buildbot-worker start`
- * in the foreground. It records the info files the master reads (spec §1.3), reads the password
+ * in the foreground. It records the info files the master reads (docs/master-worker-protocol.md §1.3), reads the password
  * from a file (never from the command line, where `ps` would show it), and turns SIGTERM/SIGINT
  * into a clean stop: running commands are killed with their process groups, then the connection
  * is closed.
@@ -13,6 +13,7 @@ import { AmpStateError } from '../../codec/errors.js';
 import type { Inspector } from '../amp-connection.js';
 import { parseClientEndpoint } from '../endpoint.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { commandEnvironment } from './service/command-environment.js';
 import { WorkerSession, type WorkerSessionOptions, type WorkerSessionStopReason } from './session.js';
 
 /** The process exit codes of `ampstate worker`. */
@@ -32,12 +33,14 @@ export class WorkerConfigError extends AmpStateError {
 export interface WorkerDaemonOptions {
   readonly master: string;
   readonly name: string;
-  readonly passwordFile: string;
+  /** Where the password is read from; or give the password itself (from the service config). */
+  readonly passwordFile?: string;
+  readonly password?: string;
   readonly basedir: string;
   readonly maxRetries?: number;
   readonly transferWindow?: number;
   readonly numcpus?: number;
-  /** Reported to the master, which then deletes builder dirs it no longer uses (spec §1.2). */
+  /** Reported to the master, which then deletes builder dirs it no longer uses (docs/master-worker-protocol.md §1.2). */
   readonly deleteLeftoverDirs?: boolean;
   /** Written to `info/admin` (replacing it); otherwise a missing file gets a default. */
   readonly admin?: string;
@@ -108,7 +111,9 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
       // Buildbot's msgpack Basic auth cannot carry a colon in the name; keep names portable.
       throw new WorkerConfigError(`invalid worker name ${JSON.stringify(options.name)}: it must be non-empty and contain no ':'`);
     }
-    password = await readPasswordFile(options.passwordFile, logger);
+    if (options.password !== undefined) password = options.password;
+    else if (options.passwordFile !== undefined) password = await readPasswordFile(options.passwordFile, logger);
+    else throw new WorkerConfigError('no password: give a password file');
     await mkdir(basedir, { recursive: true });
     await ensureInfoFiles(basedir, { admin: options.admin, host: options.hostDescription });
   } catch (error) {
@@ -131,6 +136,7 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
     deleteLeftoverDirs: options.deleteLeftoverDirs,
     logger,
     inspect: options.inspect,
+    environ: commandEnvironment(process.env),
     ...options.session,
   });
 

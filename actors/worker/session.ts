@@ -1,9 +1,9 @@
 /**
- * The worker's side of the master/worker protocol over AMP (worker-protocol.md §1, §4, §6): one
+ * The worker's side of the master/worker protocol over AMP (docs/master-worker-protocol.md §1, §4, §6): one
  * session connects to the master, logs in, serves the master's commands and runs worker commands,
  * and after any loss reconnects with Buildbot's backoff. Nothing is resumed across connections:
  * the commands of a lost connection are killed (process groups included), as PB workers do and
- * spec §6 recommends.
+ * docs/master-worker-protocol.md §6 recommends.
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -23,17 +23,14 @@ import {
 } from '../../codec/protocols/worker-commands.js';
 import { CommandRejectedError, LoginRefusedError, NotAuthenticatedError } from '../../codec/protocols/worker-errors.js';
 import { ConnectionLostError } from '../../codec/errors.js';
-import {
-  reconnectDelaySeconds,
-  workerSessionMachine,
-  type WorkerSessionEvent,
-  type WorkerSessionStopReason,
-} from '../../machines/worker-session.js';
+import { reconnectDelaySeconds, workerSessionMachine, type WorkerSessionStopReason } from '../../machines/worker-session.js';
 import type { AmpConnection, Inspector } from '../amp-connection.js';
 import { connect, type ConnectOptions } from '../connect.js';
+import { settledWithin } from '../deadline.js';
 import type { EndpointDescription } from '../endpoint.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { ResponderTable } from '../responders.js';
+import { sendIfActive } from '../send-if-active.js';
 import { AmpCommandChannel } from './command-channel.js';
 import type { RunningCommand } from './commands/command.js';
 import { OutputBuffer, type OutputBufferOptions } from './commands/output-buffer.js';
@@ -89,7 +86,7 @@ export interface WorkerSessionOptions {
   readonly connect?: (options: ConnectOptions) => Promise<AmpConnection>;
 }
 
-export type WorkerSessionState = 'connecting' | 'authenticating' | 'attached' | 'disconnected' | 'stopped';
+export type WorkerSessionState = 'idle' | 'connecting' | 'authenticating' | 'attached' | 'disconnected' | 'stopped';
 
 /** What the session reports as it goes; for daemons, progress displays and tests. */
 export type WorkerSessionNotice =
@@ -110,15 +107,16 @@ interface CommandRecord {
   killed: boolean;
 }
 
-/** One connection attempt and everything that belongs to it: its login, its commands. */
+/**
+ * One connection attempt and everything that belongs to it: its connection, its commands. Whether
+ * it is logged in is the machine's state; an attempt is over once it is no longer `current`.
+ */
 class Attachment {
   connection: AmpConnection | undefined;
-  login: 'pending' | 'attached' | 'failed' = 'pending';
-  transferWindow = 1;
   readonly commands = new Map<string, CommandRecord>();
+  /** Resolves when the Login call has come back, either way (see `requireLogin`). */
   readonly loginSettled: Promise<void>;
   settleLogin!: () => void;
-  ended = false;
 
   constructor() {
     this.loginSettled = new Promise((resolve) => (this.settleLogin = resolve));
@@ -140,11 +138,11 @@ export class WorkerSession {
   private readonly endpointLabel: string;
   private outputOptions: OutputBufferOptions = { bufferSize: AMP_OUTPUT_BUFFER_SIZE };
   private builders = new Map<string, string>();
+  /** The attempt the machine is on; cleared when the machine drops it. */
   private current: Attachment | undefined;
   private retryTimer: unknown;
-  private lastState: string | undefined;
-  private started = false;
-  private stopping: Promise<void> | undefined;
+  /** The last state announced in the notices (set from the machine's snapshots only). */
+  private announcedState: string | undefined;
   private resolveStopped!: (reason: WorkerSessionStopReason) => void;
 
   constructor(options: WorkerSessionOptions) {
@@ -156,17 +154,29 @@ export class WorkerSession {
     this.offeredWindow = Math.max(1, Math.floor(options.transferWindow ?? DEFAULT_TRANSFER_WINDOW));
     this.endpointLabel = typeof options.master === 'string' ? options.master : JSON.stringify(options.master);
     this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
-    this.actor = createActor(workerSessionMachine, { input: { maxRetries: options.maxRetries }, inspect: options.inspect ?? inspectorFromEnvironment() });
-    this.actor.subscribe((snapshot) => this.onSnapshot(String(snapshot.value)));
+    const machine = workerSessionMachine.provide({
+      actions: {
+        openConnection: () => void this.connectOnce(),
+        sendLogin: () => void this.logIn(),
+        announceAttached: ({ context }) => this.announceAttached(context.transferWindow ?? 1),
+        dropAttempt: () => this.dropAttempt(new ConnectionLostError('worker disconnected')),
+        scheduleRetry: ({ context }) => this.scheduleRetry(context.attempt),
+        cancelRetry: () => this.cancelRetry(),
+        // The snapshot is not updated yet while entry actions run: go by the context.
+        shutDown: ({ context }) => void this.shutDown(context.stopReason ?? 'stopped'),
+      },
+    });
+    this.actor = createActor(machine, { input: { maxRetries: options.maxRetries }, inspect: options.inspect ?? inspectorFromEnvironment() });
+    this.actor.subscribe((snapshot) => this.announceState(String(snapshot.value)));
+    this.actor.start();
   }
 
-  /** Starts connecting. */
+  /** Starts connecting (once; after a stop, never). */
   start(): this {
-    if (this.started) return this;
-    this.started = true;
-    this.logger.info({ master: this.endpointLabel, basedir: this.options.basedir }, `Starting worker ${this.options.name} -- version: ${this.version}`);
-    this.actor.start();
-    this.onSnapshot(String(this.actor.getSnapshot().value));
+    if (this.actor.getSnapshot().can({ type: 'start' })) {
+      this.logger.info({ master: this.endpointLabel, basedir: this.options.basedir }, `Starting worker ${this.options.name} -- version: ${this.version}`);
+      this.actor.send({ type: 'start' });
+    }
     return this;
   }
 
@@ -174,12 +184,9 @@ export class WorkerSession {
    * Stops for good: kills running commands (process groups), closes the connection and cancels
    * any retry. Resolves once the commands have settled (or after a few seconds if one will not).
    */
-  stop(reason: WorkerSessionStopReason = 'stopped'): Promise<void> {
-    if (this.stopping === undefined) {
-      // Set before shutdownNow runs: it drives the machine to `stopped`, which calls back here.
-      this.stopping = Promise.resolve().then(() => this.shutdownNow(reason));
-    }
-    return this.stopping;
+  async stop(reason: WorkerSessionStopReason = 'stopped'): Promise<void> {
+    sendIfActive(this.actor, { type: 'stop', reason });
+    await this.stopped;
   }
 
   get state(): WorkerSessionState {
@@ -214,45 +221,32 @@ export class WorkerSession {
     return this.options.version ?? ampstateVersion();
   }
 
-  // ---------------------------------------------------------------- the machine's states
+  // ---------------------------------------------------------------- the machine's side effects
 
-  private send(event: WorkerSessionEvent): void {
-    this.actor.send(event);
-  }
-
-  private onSnapshot(state: string): void {
-    if (state === this.lastState) return;
-    this.lastState = state;
+  private announceState(state: string): void {
+    if (state === this.announcedState) return;
+    this.announcedState = state;
     this.notices.next({ type: 'state', state: state as WorkerSessionState });
-    switch (state) {
-      case 'connecting':
-        void this.connectOnce();
-        break;
-      case 'attached': {
-        const transferWindow = this.current?.transferWindow ?? 1;
-        this.logger.info({ transferWindow }, 'Connected to master; worker is ready');
-        this.notices.next({ type: 'attached', transferWindow });
-        break;
-      }
-      case 'disconnected':
-        this.endCurrent(new ConnectionLostError('worker disconnected'));
-        this.scheduleRetry();
-        break;
-      case 'stopped':
-        void this.stop(this.actor.getSnapshot().context.stopReason ?? 'stopped');
-        break;
-    }
   }
 
-  private scheduleRetry(): void {
-    const attempt = this.actor.getSnapshot().context.attempt;
+  private announceAttached(transferWindow: number): void {
+    this.logger.info({ transferWindow }, 'Connected to master; worker is ready');
+    this.notices.next({ type: 'attached', transferWindow });
+  }
+
+  private scheduleRetry(attempt: number): void {
     const delayMs = Math.round(reconnectDelaySeconds(attempt, this.random) * 1000);
     this.logger.info({ attempt, delayMs }, `Scheduling retry ${attempt} to connect ${this.endpointLabel} in ${(delayMs / 1000).toFixed(3)} seconds.`);
     this.notices.next({ type: 'retryScheduled', attempt, delayMs });
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      this.send({ type: 'retry' });
+      sendIfActive(this.actor, { type: 'retry' });
     }, delayMs);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private async connectOnce(): Promise<void> {
@@ -269,24 +263,25 @@ export class WorkerSession {
         timeoutMs: this.options.connectTimeoutMs ?? 30_000,
       });
     } catch (error) {
-      if (this.current !== attachment || attachment.ended) return;
-      attachment.ended = true;
+      if (this.current !== attachment) return;
       const reason = (error as Error).message;
       this.logger.warn({ reason }, `connection to master failed: ${reason}`);
-      this.send({ type: 'connectFailed', reason });
+      sendIfActive(this.actor, { type: 'connectFailed', reason });
       return;
     }
-    if (this.current !== attachment || attachment.ended) {
+    if (this.current !== attachment) {
       connection.close();
       return;
     }
     attachment.connection = connection;
     void connection.closed.then((reason) => this.onConnectionClosed(attachment, reason));
-    this.send({ type: 'connected' });
-    await this.logIn(attachment, connection);
+    sendIfActive(this.actor, { type: 'connected' });
   }
 
-  private async logIn(attachment: Attachment, connection: AmpConnection): Promise<void> {
+  private async logIn(): Promise<void> {
+    const attachment = this.current;
+    const connection = attachment?.connection;
+    if (attachment === undefined || connection === undefined) return;
     const { name, password } = this.options;
     try {
       const answer = await connection.callRemote(
@@ -294,47 +289,41 @@ export class WorkerSession {
         { username: name, password, transferWindow: this.offeredWindow },
         { timeoutMs: this.options.loginTimeoutMs ?? 30_000 },
       );
-      if (attachment.ended) return;
-      attachment.transferWindow = Math.max(1, Math.min(this.offeredWindow, Math.floor(answer.transferWindow)));
-      attachment.login = 'attached';
-      attachment.settleLogin();
-      this.send({ type: 'loggedIn', transferWindow: attachment.transferWindow });
+      if (this.current !== attachment) return;
+      const transferWindow = Math.max(1, Math.min(this.offeredWindow, Math.floor(answer.transferWindow)));
+      sendIfActive(this.actor, { type: 'loggedIn', transferWindow });
     } catch (error) {
-      attachment.login = 'failed';
-      attachment.settleLogin();
-      if (attachment.ended) return;
+      if (this.current !== attachment) return;
       if (error instanceof LoginRefusedError) {
         this.logger.error(
           { reason: error.message },
           `master refused the login of worker '${name}': ${error.message}; check --name and --password-file`,
         );
         this.notices.next({ type: 'loginRefused', message: error.message });
-        attachment.ended = true;
-        this.send({ type: 'loginRefused', reason: error.message });
-        connection.close();
+        // The machine drops the attempt, which closes the connection.
+        sendIfActive(this.actor, { type: 'loginRefused', reason: error.message });
         return;
       }
       // A timeout or a lost connection: the close handler reports the loss.
       this.logger.warn({ err: error }, 'login failed');
       connection.abort(error instanceof Error ? error : undefined);
+    } finally {
+      attachment.settleLogin();
     }
   }
 
   private onConnectionClosed(attachment: Attachment, reason: Error): void {
     this.killCommands(attachment, reason);
-    if (attachment.ended) return;
-    attachment.ended = true;
-    if (this.current === attachment) {
-      this.logger.info({ reason: reason.message }, 'lost connection to master');
-      this.send({ type: 'connectionLost', reason: reason.message });
-    }
+    if (this.current !== attachment) return;
+    this.logger.info({ reason: reason.message }, 'lost connection to master');
+    sendIfActive(this.actor, { type: 'connectionLost', reason: reason.message });
   }
 
   /** Leaving the attempt, whatever the reason: its commands die and its connection closes. */
-  private endCurrent(reason: Error): void {
+  private dropAttempt(reason: Error): void {
     const attachment = this.current;
     if (attachment === undefined) return;
-    attachment.ended = true;
+    this.current = undefined;
     this.killCommands(attachment, reason);
     const connection = attachment.connection;
     if (connection !== undefined && !connection.isClosed) connection.close();
@@ -349,33 +338,21 @@ export class WorkerSession {
     }
   }
 
-  private async shutdownNow(reason: WorkerSessionStopReason): Promise<void> {
-    if (!this.started) {
-      // Never started: there is nothing to close, and start() must now do nothing.
-      this.started = true;
-      this.notices.next({ type: 'stopped', reason });
-      this.notices.complete();
-      this.resolveStopped(reason);
-      return;
-    }
-    if (this.retryTimer !== undefined) {
-      this.clock.clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
-    }
+  /**
+   * The machine has stopped: the attempt is dropped (SIGKILL goes to every process group), then
+   * this waits for the bookkeeping to settle and reports the end.
+   */
+  private async shutDown(reason: WorkerSessionStopReason): Promise<void> {
     const attachment = this.current;
     const running = [...(attachment?.commands.values() ?? [])].map((record) => record.running.done.catch(() => undefined));
-    this.endCurrent(new ConnectionLostError(`worker ${reason}`));
-    if (this.actor.getSnapshot().status === 'active') this.send({ type: 'stop', reason });
-    // SIGKILL went to every group already; this only waits for the bookkeeping to settle.
+    this.dropAttempt(new ConnectionLostError(`worker ${reason}`));
     await settledWithin(Promise.all(running), 5000);
     const connection = attachment?.connection;
     if (connection !== undefined) await settledWithin(connection.closed, 2000);
-    const finalReason = this.actor.getSnapshot().context.stopReason ?? reason;
-    this.logger.info({ reason: finalReason }, 'worker stopped');
-    this.notices.next({ type: 'stopped', reason: finalReason });
+    this.logger.info({ reason }, 'worker stopped');
+    this.notices.next({ type: 'stopped', reason });
     this.notices.complete();
-    this.actor.stop();
-    this.resolveStopped(finalReason);
+    this.resolveStopped(reason);
   }
 
   // ---------------------------------------------------------------- master → worker commands
@@ -432,7 +409,7 @@ export class WorkerSession {
       this.logger.info('worker shutting down on command from master');
       this.notices.next({ type: 'shutdownRequested' });
       // Answer first; the master learns of the shutdown from the answer or from the lost connection.
-      setTimeout(() => void this.stop('shutdown'), this.options.shutdownDelayMs ?? SHUTDOWN_DELAY_MS);
+      this.clock.setTimeout(() => void this.stop('shutdown'), this.options.shutdownDelayMs ?? SHUTDOWN_DELAY_MS);
       return {};
     });
     return table;
@@ -443,8 +420,8 @@ export class WorkerSession {
    * parsed before our Login call resumes, so a pending login is waited for rather than refused.
    */
   private async requireLogin(attachment: Attachment): Promise<void> {
-    if (attachment.login === 'pending') await attachment.loginSettled;
-    if (attachment.login !== 'attached' || attachment.ended) throw new NotAuthenticatedError('Worker not authenticated.');
+    await attachment.loginSettled;
+    if (this.current !== attachment || !this.actor.getSnapshot().matches('attached')) throw new NotAuthenticatedError('Worker not authenticated.');
   }
 
   private applySettings(settings: OutputBufferOptions): void {
@@ -510,7 +487,8 @@ export class WorkerSession {
       throw new CommandRejectedError(`command id '${commandId}' is already running`);
     }
     const logger = this.logger.child({ commandId, command: commandName });
-    const channel = new AmpCommandChannel(connection, commandId, { transferWindow: attachment.transferWindow, logger });
+    const transferWindow = this.actor.getSnapshot().context.transferWindow ?? 1;
+    const channel = new AmpCommandChannel(connection, commandId, { transferWindow, logger });
     let running: RunningCommand;
     try {
       running = startCommand(commandName, isRecord(args) ? args : {}, channel, {
@@ -552,14 +530,4 @@ export class WorkerSession {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Waits for `promise`, but no longer than `ms`; the timer never outlives the wait. */
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([promise.then(() => undefined, () => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 let cached: string | undefined;
 
 /**
- * The ampstate package version, reported as the worker's `version` (spec §1.3). Found by walking up
+ * The ampstate package version, reported as the worker's `version` (docs/master-worker-protocol.md §1.3). Found by walking up
  * from this module, which lives at a different depth in the sources and in dist/.
  */
 export function ampstateVersion(): string {

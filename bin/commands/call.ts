@@ -1,16 +1,22 @@
-import { isUtf8 } from 'node:buffer';
 import type { Command } from 'commander';
 import { connect } from '../../actors/connect.js';
 import { AmpStateError, RemoteAmpError } from '../../codec/errors.js';
-import { ANSWER } from '../../codec/box.js';
+import { encodeFields, loadCommandSchema, printableAnswer, SCHEMA_HELP, type CommandSchema } from './call-schema.js';
 
 /** Exit codes: 0 answered, 1 error reply, 2 no connection or the connection dropped. */
 const EXIT_ERROR_REPLY = 1;
 const EXIT_CONNECTION = 2;
 
+interface CallCliOptions {
+  timeout?: number;
+  fire?: boolean;
+  schema?: string;
+}
+
 /**
- * `ampstate call <endpoint> <Command> [key=value …]`: one raw box to any AMP server, the answer as
- * one JSON object. `key:hex=…` sends raw bytes; values that are not UTF-8 print as {"hex": "…"}.
+ * `ampstate call <endpoint> <Command> [key=value …]`: one box to any AMP server, the answer as
+ * one JSON object. `key:TYPE=…` encodes typed values, `--schema` declares a command's types (see
+ * call-schema.ts); undeclared answer values that are not UTF-8 print as {"hex": "…"}.
  */
 export function registerCallCommand(program: Command): void {
   program
@@ -18,18 +24,22 @@ export function registerCallCommand(program: Command): void {
     .description('send one AMP command and print the answer as JSON')
     .argument('<endpoint>', 'client endpoint, e.g. tcp:127.0.0.1:8750 or unix:/path')
     .argument('<command>', 'the _command name')
-    .argument('[fields...]', 'key=value (UTF-8 text) or key:hex=0a0b (raw bytes)')
+    .argument('[fields...]', 'key=value (UTF-8 text), key:hex=0a0b (raw bytes), key:int=3 … (see below)')
     .option('--timeout <seconds>', 'give up after this many seconds', parseFloat)
     .option('--fire', 'fire-and-forget: send without _ask and exit once written')
-    .action(async (endpoint: string, name: string, fields: string[], options: { timeout?: number; fire?: boolean }) => {
+    .option('--schema <file>', "a JSON file declaring commands' argument and response types (see below)")
+    .addHelpText('after', SCHEMA_HELP)
+    .action(async (endpoint: string, name: string, fields: string[], options: CallCliOptions) => {
       process.exitCode = await call(endpoint, name, fields, options);
     });
 }
 
-async function call(endpoint: string, name: string, fields: string[], options: { timeout?: number; fire?: boolean }): Promise<number> {
-  let box: Record<string, string | Buffer>;
+async function call(endpoint: string, name: string, fields: string[], options: CallCliOptions): Promise<number> {
+  let box: Record<string, string | Uint8Array>;
+  let schema: CommandSchema | undefined;
   try {
-    box = parseFields(fields);
+    if (options.schema !== undefined) schema = loadCommandSchema(options.schema, name);
+    box = encodeFields(fields, schema);
   } catch (error) {
     process.stderr.write(`ampstate call: ${(error as Error).message}\n`);
     return EXIT_CONNECTION;
@@ -50,11 +60,7 @@ async function call(endpoint: string, name: string, fields: string[], options: {
       return 0;
     }
     const answer = await connection.callRemoteString(name, box, { timeoutMs });
-    const printable: Record<string, string | { hex: string }> = {};
-    for (const [key, value] of answer) {
-      if (key !== ANSWER) printable[key] = isUtf8(value) ? value.toString('utf8') : { hex: value.toString('hex') };
-    }
-    process.stdout.write(JSON.stringify(printable) + '\n');
+    process.stdout.write(JSON.stringify(printableAnswer(answer, schema)) + '\n');
     return 0;
   } catch (error) {
     if (error instanceof RemoteAmpError) {
@@ -68,19 +74,4 @@ async function call(endpoint: string, name: string, fields: string[], options: {
   } finally {
     connection.close();
   }
-}
-
-function parseFields(fields: readonly string[]): Record<string, string | Buffer> {
-  const box: Record<string, string | Buffer> = {};
-  for (const field of fields) {
-    const eq = field.indexOf('=');
-    if (eq <= 0) throw new Error(`field ${JSON.stringify(field)} is not key=value`);
-    const key = field.slice(0, eq);
-    const value = field.slice(eq + 1);
-    if (key.endsWith(':hex')) {
-      if (!/^(?:[0-9a-fA-F]{2})*$/.test(value)) throw new Error(`field ${JSON.stringify(key)} is not valid hex`);
-      box[key.slice(0, -4)] = Buffer.from(value, 'hex');
-    } else box[key] = value;
-  }
-  return box;
 }

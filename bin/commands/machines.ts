@@ -8,7 +8,7 @@ import { renderMachinesSection, replaceMachinesSection } from '../../machines/re
 export function registerMachinesCommand(program: Command): void {
   program
     .command('machines')
-    .description('export the protocol state machines as Mermaid diagrams or JSON (Stately editor import)')
+    .description('export the protocol state machines as Mermaid diagrams, or as JSON: the same graph plus the config (Stately editor import)')
     .argument('[name]', `one machine: ${Object.keys(allMachines).join(', ')}`)
     .option('--format <format>', 'mermaid or json', 'mermaid')
     .option('--write-readme <file>', 'regenerate the Machines section of a README in place')

@@ -1,4 +1,6 @@
 import { Option, type Command } from 'commander';
+import { AmpStateError } from '../../codec/errors.js';
+import { TwistedNotFoundError } from '../../actors/trial/errors.js';
 import { TrialManager } from '../../actors/trial/manager.js';
 import type { DialectChoice } from '../../actors/trial/worker-process.js';
 
@@ -54,7 +56,8 @@ export function registerTrialCommand(program: Command, io: TrialCommandIo = {}):
       const manager = new TrialManager({
         names,
         jobs: options.jobs,
-        python: options.python,
+        // An empty AMPSTATE_PYTHON is unset, as a shell user means it.
+        python: options.python || process.env.AMPSTATE_PYTHON || 'python3',
         dialect: options.dialect,
         node: options.node === true,
         tempDirectory: options.tempDirectory,
@@ -68,8 +71,24 @@ export function registerTrialCommand(program: Command, io: TrialCommandIo = {}):
         const summary = await manager.run();
         setExitCode(summary.passed ? 0 : 1);
       } catch (error) {
-        stderr.write(`ampstate trial: ${error instanceof Error ? error.message : String(error)}\n`);
+        stderr.write(`ampstate trial: ${describeFailure(error, options.node === true)}\n`);
         setExitCode(2);
       }
     });
+}
+
+const PYTHON_HINT = 'pass --python PATH or set AMPSTATE_PYTHON to a Python that has Twisted';
+
+/**
+ * One line. A Python that cannot run trial's helpers is the usual first-run problem: say which
+ * interpreter was tried, the last line of its complaint (not the traceback), and how to pick another.
+ */
+function describeFailure(error: unknown, node: boolean): string {
+  if (error instanceof TwistedNotFoundError) {
+    const lastLine = error.message.split(/\s*\|\s*|\n/).filter((line) => line.trim() !== '').pop() ?? error.message;
+    return `cannot use ${error.python} for trial: ${lastLine.replace(/^cannot use .* for trial workers:\s*/, '')}; ${PYTHON_HINT}`;
+  }
+  const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+  // Anything but our own errors, on the Python path, most likely came from a Python that is not one.
+  return node || error instanceof AmpStateError ? message : `${message}; ${PYTHON_HINT}`;
 }

@@ -1,5 +1,5 @@
 /**
- * Twisted trial's distributed-worker command set (trial-dist-protocol.md §2–3). Two dialects exist
+ * Twisted trial's distributed-worker command set (docs/trial-protocol.md §2–3). Two dialects exist
  * with no negotiation: 22.4 sends error text and frames inline; 22.10 and later stream them through
  * `StreamOpen`/`StreamWrite` so results over 64 KiB survive.
  */

@@ -1,5 +1,5 @@
 /**
- * The master/worker command set over AMP: Buildbot's msgpack op set (worker-protocol.md §5–6)
+ * The master/worker command set over AMP: Buildbot's msgpack op set (docs/master-worker-protocol.md §5–6)
  * as typed commands. Structured values (command args, updates, worker info) travel as one
  * msgpack value each; worker→master callbacks are keyed by command id, not object references.
  *
@@ -21,6 +21,7 @@ export const MAX_BLOCK_SIZE = 60 * 1024;
 /** Output buffer size for AMP (Buildbot uses 64 KiB, which would not fit one value). */
 export const AMP_OUTPUT_BUFFER_SIZE = 48 * 1024;
 
+/** One `[key, value]` status pair, as in Buildbot's `send_update([(key, value), ...])`. */
 export type UpdateEntry = readonly [key: string, value: unknown];
 export type WorkerInfo = Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import { AmpStateError } from '../errors.js';
 
 /**
  * Errors of the master/worker protocol, declared on its commands so they cross the wire with a
- * code (spec worker-protocol.md §6) and come back as the same classes on the caller.
+ * code (docs/master-worker-protocol.md §6) and come back as the same classes on the caller.
  */
 export class LoginRefusedError extends AmpStateError {
   override readonly code = 'WORKER_ERR_LOGIN_REFUSED';

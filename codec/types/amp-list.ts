@@ -4,7 +4,7 @@ import { InvalidValueError, type KeyTooLongError } from '../errors.js';
 import { CompiledSchema, type Decoded, type Encodable, type Schema } from '../schema.js';
 import { AmpType } from './amp-type.js';
 
-/** A list of nested boxes, each element a record of its own schema (spec §3.5). */
+/** A list of nested boxes, each element a record of its own schema (docs/amp-protocol.md §3.5). */
 export class AmpListType<S extends Schema> extends AmpType<Decoded<S>[], readonly Encodable<S>[]> {
   readonly name: string;
   private readonly compiled: CompiledSchema<S>;

@@ -1,7 +1,7 @@
 import type { WireValue } from '../box.js';
 
 /**
- * An AMP argument type: how one value travels in one box value (spec §3). `In` is what senders may
+ * An AMP argument type: how one value travels in one box value (docs/amp-protocol.md §3). `In` is what senders may
  * pass, `Out` what receivers get back (Integer takes numbers but always returns bigints).
  */
 export abstract class AmpType<Out, In = Out> {

@@ -1,6 +1,6 @@
 /**
  * A wall-clock time with microseconds and a fixed UTC offset in minutes: what AMP's DateTime
- * carries (spec §3.3). JS Date keeps neither, so it is only a conversion target.
+ * carries (docs/amp-protocol.md §3.3). JS Date keeps neither, so it is only a conversion target.
  */
 export interface DateTimeFields {
   readonly year: number;

@@ -1,6 +1,6 @@
 /**
  * A decimal number that keeps its coefficient and exponent exactly as Python's decimal.Decimal does,
- * so `1.0` and `1` stay distinct and every special value survives a round trip (spec §3.2). Most JS
+ * so `1.0` and `1` stay distinct and every special value survives a round trip (docs/amp-protocol.md §3.2). Most JS
  * decimal libraries normalise, which would change bytes on the wire.
  */
 export type DecimalKind = 'finite' | 'infinity' | 'nan' | 'snan';

@@ -3,7 +3,7 @@ import { MAX_VALUE_LENGTH } from '../box.js';
 import { AmpType } from './amp-type.js';
 
 /**
- * A list of one element type, each element `[u16 length][bytes]` (spec §3.4). A trailing incomplete
+ * A list of one element type, each element `[u16 length][bytes]` (docs/amp-protocol.md §3.4). A trailing incomplete
  * element is dropped on decode, as Twisted's parser drops it.
  */
 export class ListOfType<Out, In> extends AmpType<Out[], readonly In[]> {

@@ -1,6 +1,6 @@
 /**
  * Python's float `repr` and `float()` parsing, which Twisted's Float type uses on the wire
- * (spec §3.1). JavaScript already finds the shortest round-trip digits; only the layout differs.
+ * (docs/amp-protocol.md §3.1). JavaScript already finds the shortest round-trip digits; only the layout differs.
  */
 
 /** Formats like Python's repr(float): fixed notation for exponents -4..15, else d.ddde±XX. */

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
-import type { Inspector } from '../../actors/amp-connection.js';
-import { Listener, RemoteCommand, downloadFile, uploadDirectory, uploadFile, type MasterConnection } from '../../actors/master/index.js';
-import { WorkerSession } from '../../actors/worker/session.js';
+import type { Inspector } from 'ampstate';
+import { AmpListener, RemoteCommand, downloadFile, uploadDirectory, uploadFile, type MasterConnection } from 'ampstate/master';
+import { WorkerSession } from 'ampstate/worker';
 
 const WORKERS = ['worker-1', 'worker-2'];
 const BUILDER = 'build';
@@ -121,7 +121,7 @@ export async function runFarm({ inspect, inProcessWorkers = false }: FarmOptions
   const masterDir = join(root, 'master');
   const children: ChildProcess[] = [];
   const sessions: WorkerSession[] = [];
-  const listener = new Listener({
+  const listener = new AmpListener({
     endpoint: 'tcp:0',
     inspect,
     registrations: Object.fromEntries(WORKERS.map((name) => [name, { password: `secret-${name}`, builders: [[BUILDER, BUILDER]] as const }])),

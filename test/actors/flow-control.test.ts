@@ -55,7 +55,7 @@ afterEach(() => {
 
 function decoderBuffered(connection: AmpConnection): number {
   // The decoder is private; its buffered count is what a paused connection holds back.
-  return (connection as unknown as { decoder: BoxDecoder }).decoder.bufferedLength;
+  return (connection as unknown as { transport: { decoder: BoxDecoder } }).transport.decoder.bufferedLength;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * msgpack_experimental_v7 on the wire, message by message (spec §1.1, §4, §5): what the master's
+ * msgpack_experimental_v7 on the wire, message by message (docs/master-worker-protocol.md §1.1, §4, §5): what the master's
  * MsgpackListener and MsgpackConnection send and answer, asserted against a hand-driven worker, in
  * the manner of Buildbot's test_protocols_msgpack / test_protocols_manager_msgmanager.
  */
@@ -102,7 +102,7 @@ describe('msgpack: authentication on the WebSocket upgrade', () => {
   });
 });
 
-describe('msgpack: the handshake on the wire (spec §1.1)', () => {
+describe('msgpack: the handshake on the wire (docs/master-worker-protocol.md §1.1)', () => {
   it('print, get_worker_info, set_worker_settings, then listdir and mkdir of the missing dirs, then one print per builder', async () => {
     const { listener, port } = await startListener({ registrations: { w1: { password: 'pw', builders: [['b1', 'b1dir'], ['b2', 'nested/b2']] } } });
     const attached = event(listener, 'attached');
@@ -167,7 +167,7 @@ describe('msgpack: the handshake on the wire (spec §1.1)', () => {
   });
 });
 
-describe('msgpack: the envelope (spec §5)', () => {
+describe('msgpack: the envelope (docs/master-worker-protocol.md §5)', () => {
   it('answers unknown ops, drops frames without op or seq_number and text frames, and reports unknown command ids', async () => {
     const { worker } = await attachedWorker();
     // request() waits for the response echoing its own seq_number.

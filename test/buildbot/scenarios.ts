@@ -1,7 +1,7 @@
 /**
  * One scenario list, run against an ampstate worker over AMP and a stock buildbot-worker 3.7 over
- * msgpack, through the same Connection API, RemoteCommand and transfer helpers (issue 5). Where the
- * two legitimately differ (spec §4: kill-on-disconnect, 3.7's shutdown bug, no `failure_reason` or
+ * msgpack, through the same Connection API, RemoteCommand and transfer helpers. Where the
+ * two legitimately differ (docs/master-worker-protocol.md §4: kill-on-disconnect, 3.7's shutdown bug, no `failure_reason` or
  * `max_lines` in 3.7) each one's documented behaviour is asserted, under `target.kind`.
  *
  * The worker is shut down by the last scenario, so the order of the list matters.
@@ -301,7 +301,7 @@ export function defineScenarios(kind: TargetKind, title: string): void {
       expect(long.header).toContain('command timed out: 1 seconds elapsed running');
       expect(long.stdout).toContain('tick\n');
 
-      // failure_reason and max_lines came after 3.7 (spec §4/§5): 3.7 sends no reason and ignores max_lines.
+      // failure_reason and max_lines came after 3.7 (docs/master-worker-protocol.md §4/§5): 3.7 sends no reason and ignores max_lines.
       const lines = await runCommand(conn(), 'shell', { command: 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line$i; done; sleep 0.5', workdir: 'build', max_lines: 3 });
       if (kind === 'stock') {
         expect(silent.updates.failure_reason).toBeUndefined();

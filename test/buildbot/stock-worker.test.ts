@@ -18,7 +18,7 @@ const version = availability.ok ? availability.version : 'not installed';
 describeWithPeer('stock buildbot-worker over msgpack_experimental_v7', { available: availability.ok, reason: availability.ok ? '' : availability.reason }, () => {
   defineScenarios('stock', `stock buildbot-worker ${version} over msgpack_experimental_v7`);
 
-  describe('3.7 shutdown bug (spec §4), with the master accommodation turned off', () => {
+  describe('3.7 shutdown bug (docs/master-worker-protocol.md §4), with the master accommodation turned off', () => {
     it('shutdown while a command runs: 3.7 crashes in stopService, exits, and leaves the command running', async () => {
       const target = await startStockTarget({ name: 'w2', msgpack: { interruptBeforeShutdown: false } });
       let pid = 0;

@@ -105,7 +105,7 @@ export async function startStockTarget(options: TargetOptions): Promise<Target> 
   mkdirSync(masterDir);
   const newListener = (port = 0) =>
     new MsgpackListener({
-      port,
+      endpoint: `tcp:${port}`,
       registrations: { [options.name]: { password: PASSWORD, builders: BUILDERS } },
       workerSettings: QUICK_OUTPUT(MSGPACK_WORKER_SETTINGS),
       logger: quietLogger,

@@ -1,5 +1,5 @@
 /**
- * `ampstate call` (issue 3, item 6) as a user runs it: `node bin/ampstate.js call …` (the compiled
+ * `ampstate call` as a user runs it: `node bin/ampstate.js call …` (the compiled
  * CLI in dist/, built by `npm test`/`npx tsc -p .`), against the real Twisted server of
  * test/python/amp_peer.py, plus a raw TCP capture for the exact fire-and-forget bytes.
  */
@@ -142,7 +142,7 @@ describeInterop('ampstate call against a Twisted server', () => {
     const before = server.stderr().split('RuntimeError: boom').length;
     const run = await ampstate(['call', endpoint, 'Hello', 'count=666', 'name=fired', '--fire']);
     expect(run).toMatchObject({ code: 0, stdout: '', stderr: '' });
-    // The undeclared error of a fire-and-forget call is only logged by Twisted (spec §2.4).
+    // The undeclared error of a fire-and-forget call is only logged by Twisted (docs/amp-protocol.md §2.4).
     await withTimeout(
       (async () => {
         while (server.stderr().split('RuntimeError: boom').length === before) await new Promise((resolve) => setTimeout(resolve, 20));

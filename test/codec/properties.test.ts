@@ -196,7 +196,7 @@ describe('argument types round-trip', () => {
         const text = amp.Decimal.encode(value);
         expect(DecimalValue.parse(text).equals(value)).toBe(true);
         if (!value.isFinite) return;
-        // Python's to-sci-string rule (spec §3.2): plain only for q <= 0 and adjusted exponent >= -6.
+        // Python's to-sci-string rule (docs/amp-protocol.md §3.2): plain only for q <= 0 and adjusted exponent >= -6.
         const adjusted = value.exponent + value.digits.length - 1;
         const plain = value.exponent <= 0 && adjusted >= -6;
         expect(/E/.test(text)).toBe(!plain);

@@ -1,5 +1,5 @@
 /**
- * Every hex vector of amp-protocol.md §7 and trial-dist-protocol.md §8, both ways: encoding gives
+ * Every hex vector of docs/amp-protocol.md §8 and docs/trial-protocol.md §8, both ways: encoding gives
  * exactly those bytes, and decoding those bytes gives the values back.
  */
 import { describe, expect, it } from 'vitest';
@@ -144,7 +144,7 @@ describe('answer and error vectors', () => {
   });
 });
 
-describe('value-only vectors (§7)', () => {
+describe('value-only vectors (§8.4)', () => {
   const floats: [number, string][] = [
     [0.1, '0.1'], [1.0, '1.0'], [-0.0, '-0.0'], [1e15, '1000000000000000.0'], [1e16, '1e+16'],
     [1e-5, '1e-05'], [0.0001, '0.0001'], [Infinity, 'inf'], [-Infinity, '-inf'], [1.5e-7, '1.5e-07'],

@@ -3,8 +3,8 @@
  * further: not only the signatures but the behaviour the master relies on). Each transport runs it
  * with a factory that yields an attached Connection plus the scripted worker at its other end.
  *
- * Used by `amp-connection.test.ts` and `in-memory-connection.test.ts`; the msgpack Connection of
- * issue 5 adds its own factory.
+ * Used by `amp-connection.test.ts` and `in-memory-connection.test.ts`; the msgpack Connection
+ * (test/buildbot/msgpack-contract.test.ts) adds its own factory.
  */
 import { describe, expect, it } from 'vitest';
 import { CommandRejectedError, UnknownCommandIdError } from '../../codec/protocols/worker-errors.js';

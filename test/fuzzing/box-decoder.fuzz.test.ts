@@ -20,7 +20,7 @@ interface Outcome {
   unparsed: number;
 }
 
-/** The spec's three-state table (§1.3, §1.4), written as plainly as possible. */
+/** The three-state table of docs/amp-protocol.md §1.3 and §1.4, written as plainly as possible. */
 function referenceParse(bytes: Buffer): Outcome {
   const boxes: Entries[] = [];
   let state: 'init' | 'key' | 'value' = 'init';
@@ -200,7 +200,7 @@ describe('BoxDecoder fuzzing', () => {
     fc.assert(fc.property(fed(validStreams), ([bytes, feeding]) => checkAgainstReference(bytes, feeding)), { numRuns: 300 });
   });
 
-  it('the reference parser itself reads the spec vectors', () => {
+  it('the reference parser itself reads the documented vectors', () => {
     const a1 = Buffer.from('00045f61736b00013100085f636f6d6d616e64000548656c6c6f0005636f756e740002313300046e616d650003626f620000', 'hex');
     expect(referenceParse(a1).boxes).toEqual([
       [['_ask', '31'], ['_command', Buffer.from('Hello').toString('hex')], ['count', '3133'], ['name', '626f62']],

@@ -49,7 +49,7 @@ describe('shell', () => {
     });
     expect(result.rc).toBe(0);
     expect(result.results).toBe(SUCCESS);
-    // The last partial line is flushed with a newline appended (spec §2.1).
+    // The last partial line is flushed with a newline appended (docs/master-worker-protocol.md §2.1).
     expect(result.text('stdout')).toBe('a b|$HOME|\n');
     expect(result.text('stderr')).toBe('');
     expect(result.text('header')).toContain('  ONLY_IN_TEST=yes');

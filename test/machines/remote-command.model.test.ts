@@ -7,8 +7,8 @@
  *
  * After every step the state shown by the command's BEHAVIOUR must equal the machine's:
  * - idle: the worker was asked nothing;
- * - starting / running: the worker got the StartCommand; the command has / has not recorded its
- *   answer (`startAnswered`, its own field: nothing else tells the two apart);
+ * - starting / running: the worker got the StartCommand; the command's `started` promise is still
+ *   pending / has resolved true (false would say it ended without running);
  * - interrupting: the worker got an InterruptCommand for it;
  * - completed / failed / disconnected: `result` settled with no failure / with the worker's failure
  *   or the refusal (EXCEPTION) / with a WorkerDisconnectedError (RETRY), and `updates$` completed.
@@ -50,21 +50,40 @@ async function subject(factory: ConnectionFactory) {
   script.handlers.startCommand = () => start.promise;
   const pair = await factory(script, { builders: [['b', 'build-b']] });
   const command = new RemoteCommand('shell', { command: ['true'], workdir: 'build' });
-  const seen = { result: undefined as RemoteCommandResult | undefined, updatesDone: false, rc: undefined as number | undefined };
+  const seen = {
+    result: undefined as RemoteCommandResult | undefined,
+    updatesDone: false,
+    rc: undefined as number | undefined,
+    started: undefined as boolean | undefined,
+    /** The connection has handed the worker's start answer (or refusal) back to the command. */
+    startAnswerDelivered: false,
+  };
   command.updates$.subscribe({ complete: () => (seen.updatesDone = true) });
+  void command.started.then((started) => (seen.started = started));
+  const remoteStartCommand = pair.connection.remoteStartCommand.bind(pair.connection);
+  pair.connection.remoteStartCommand = (...args) => {
+    const answer = remoteStartCommand(...args);
+    const delivered = () => (seen.startAnswerDelivered = true);
+    answer.then(delivered, delivered);
+    return answer;
+  };
 
   /** The state as the command's behaviour shows it (see the file comment). */
   const observe = (): string => {
     const result = seen.result;
     if (result !== undefined) {
       if (!seen.updatesDone) return 'ended but updates$ still open';
+      if (seen.started === undefined) return 'ended but started still pending';
       if (result.results === RETRY) return result.failure instanceof WorkerDisconnectedError ? 'disconnected' : 'RETRY without a disconnect';
       if (result.results === EXCEPTION) return result.failure === undefined ? 'EXCEPTION without a failure' : 'failed';
       return result.failure === undefined ? 'completed' : 'completed with a failure';
     }
     if (seen.updatesDone) return 'updates$ completed before the end';
     if (script.callsOf('interruptCommand').length > 0) return 'interrupting';
-    if (script.callsOf('startCommand').length > 0) return command.startAnswered ? 'running' : 'starting';
+    if (script.callsOf('startCommand').length > 0) {
+      if (seen.started === false) return 'started resolved false before the end';
+      return seen.started === true ? 'running' : 'starting';
+    }
     return 'idle';
   };
 
@@ -77,8 +96,8 @@ async function subject(factory: ConnectionFactory) {
         break;
       case 'started':
         start.resolve();
-        // In `interrupting` the answer changes nothing: wait until it has surely been seen.
-        await eventually(() => command.startAnswered, true);
+        // In `interrupting` the answer changes nothing: wait until it has surely reached the command.
+        await eventually(() => seen.startAnswerDelivered, true);
         break;
       case 'startFailed':
         start.reject(event.via === 'rejected' ? new CommandRejectedError('no such command') : new NotAuthenticatedError('Worker not authenticated.'));

@@ -3,8 +3,8 @@
  *
  * 1. The TypeScript worker (`TrialWorker`) over an in-memory pair, its manager scripted (it sends
  *    Start/Run when told and holds each result report until told), its test runner a deferred.
- *    Behaviour → state: idle (nothing answered), starting (Start answered, the process is in the
- *    directory), running (the runner got the test, no result reported), reporting (the manager
+ *    Behaviour → state: idle (nothing answered), starting (Start answered; the worker's process
+ *    never changes directory, the tests it runs next get Start's directory as cwd), running (the runner got the test, no result reported), reporting (the manager
  *    holds a result report of the Run, the Run unanswered), between (every Run answered).
  *    TrialWorker never sends `stop` or `ended` (worker-main exits at EOF without telling its
  *    machine), so its paths leave those events out.
@@ -19,7 +19,8 @@
  *    follows it (see `visible`).
  *
  * After every step the observed state must equal the machine's, the machine the actor runs must
- * agree, and the context (runs, test, directory, silent Runs) must match what the actor did.
+ * agree, and the context (runs, test, directory, silent Runs) must match what the actor did. No
+ * actor may send its machine a control event it cannot take (control.ts's `onDropped`).
  */
 import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot } from 'xstate';
 import { AmpConnection } from '../../actors/amp-connection.js';
+import type { DroppedControlEvent } from '../../actors/trial/control.js';
 import { createMemoryPair } from '../../actors/memory-pair.js';
 import { responders } from '../../actors/responders.js';
 import type { WorkerOutcome } from '../../actors/trial/node-tests.js';
@@ -84,8 +86,10 @@ function workerSubject() {
       return answer.promise;
     });
   const manager = new AmpConnection(a, { responders: table, logger: silent, role: 'client' });
+  const dropped: DroppedControlEvent[] = [];
   const worker = new TrialWorker(b, {
     logger: silent,
+    onDroppedEvent: (event) => dropped.push(event),
     runTest: (id, cwd) => {
       const outcomes = deferred<WorkerOutcome[]>();
       runner.push({ id, cwd, outcomes });
@@ -94,11 +98,13 @@ function workerSubject() {
   });
   let startAnswered = false;
   let cwd: string | undefined;
+  /** Each Start's directory and how many Runs preceded it. */
+  const starts: { directory: string; beforeRun: number }[] = [];
   const runs: { test: string; answered: boolean; outcomes?: number }[] = [];
 
   const observe = (): string => {
     const current = runs.at(-1);
-    if (current === undefined) return startAnswered ? (process.cwd() === cwd ? 'starting' : 'Start answered but not in its directory') : 'idle';
+    if (current === undefined) return startAnswered ? (worker.directory === cwd ? 'starting' : 'Start answered but its directory not taken') : 'idle';
     if (current.answered) return 'between';
     const call = runner[runs.length - 1];
     if (call === undefined || call.id !== current.test) return 'Run sent, runner not called yet';
@@ -111,6 +117,7 @@ function workerSubject() {
     switch (event.type) {
       case 'start': {
         cwd = DIRS[event.directory as Dir];
+        starts.push({ directory: cwd, beforeRun: runs.length });
         const answer = await manager.callRemote(Start, { directory: cwd });
         expect(answer).toEqual({ success: true });
         startAnswered = true;
@@ -147,11 +154,16 @@ function workerSubject() {
   const checkContext = (context: TrialRunContext): void => {
     expect(runner.length).toBe(context.runs);
     expect(runs.filter((r) => r.answered && r.outcomes === 0).length).toBe(context.silentRuns);
-    if (context.directory !== undefined) expect(process.cwd()).toBe(DIRS[context.directory as Dir]);
+    if (context.directory !== undefined) expect(worker.directory).toBe(DIRS[context.directory as Dir]);
+    // The worker's own process stays where it was launched.
+    expect(process.cwd()).toBe(ORIGINAL_CWD);
     const current = runs.at(-1);
     expect(current !== undefined && !current.answered ? current.test : undefined).toBe(context.test);
-    // Every runner call ran in the directory Start named (or where the worker was created).
-    for (const call of runner) expect([DIRS.A, DIRS.B, ORIGINAL_CWD]).toContain(call.cwd);
+    // Every runner call ran in the directory of the last Start before it (or where the worker was launched).
+    for (const [k, call] of runner.entries()) {
+      expect(call.cwd).toBe(starts.filter((start) => start.beforeRun <= k).at(-1)?.directory ?? ORIGINAL_CWD);
+    }
+    expect(dropped).toEqual([]);
     // Every outcome was reported once, in order.
     const reported = runs.filter((r) => r.answered).flatMap((r) => Array.from({ length: r.outcomes ?? 0 }, (_, k) => `${r.test}#${k}`));
     expect(reports.filter((r) => r.answer.settled).map((r) => r.testName).slice(0, reported.length)).toEqual(reported);
@@ -183,10 +195,8 @@ describe('trialRun machine: the paths', () => {
 });
 
 describe('trialRun machine ≡ TrialWorker (in memory, scripted manager)', () => {
-  afterAll(() => process.chdir(ORIGINAL_CWD));
   for (const path of workerPaths) {
     it(path.name, async () => {
-      process.chdir(ORIGINAL_CWD);
       const s = workerSubject();
       try {
         expect(s.observe()).toBe('idle');
@@ -204,7 +214,6 @@ describe('trialRun machine ≡ TrialWorker (in memory, scripted manager)', () =>
         }
       } finally {
         s.close();
-        process.chdir(ORIGINAL_CWD);
       }
     });
   }
@@ -236,7 +245,9 @@ const processPaths = modelPaths(trialRunMachine, ALL_EVENTS, options).filter(fea
 
 async function processSubject(hub: FakeHub) {
   const root = mkdtempSync(join(tmpdir(), 'ampstate-run-wp-'));
+  const dropped: DroppedControlEvent[] = [];
   const wp = new WorkerProcess({
+    onDroppedEvent: (event) => dropped.push(event),
     index: 0,
     argv: hub.workerArgv,
     env: hub.env,
@@ -301,6 +312,7 @@ async function processSubject(hub: FakeHub) {
   };
 
   const checkContext = (context: TrialRunContext): void => {
+    expect(dropped).toEqual([]);
     expect(fake.runs.length).toBe(context.runs);
     if (context.directory !== undefined) expect(fake.starts).toEqual([context.directory === 'A' ? wp.directory : '?']);
     for (const [k, outcome] of outcomes.entries()) {
@@ -336,8 +348,12 @@ describe('trialRun machine ≡ WorkerProcess (manager side, fake worker process)
           expect(await eventually(s.observe, visible)).toBe(visible);
           expect(s.wp.run.getSnapshot().value).toBe(visible);
           if (visible === step.expected) {
-            const { directory, ...rest } = step.snapshot.context as TrialRunContext;
-            expect(s.wp.run.getSnapshot().context).toMatchObject({ ...rest, directory: directory === undefined ? undefined : s.wp.directory });
+            const { directory, endReason, ...rest } = step.snapshot.context as TrialRunContext;
+            const actual = s.wp.run.getSnapshot().context;
+            expect(actual).toMatchObject({ ...rest, directory: directory === undefined ? undefined : s.wp.directory });
+            // A crash carries the worker's exit as its reason (the paths' events carry none).
+            if (step.expected === 'crashed') expect(actual.endReason).toMatch(/^worker 0 \(pid \d+\) was killed by SIGKILL$/);
+            else expect(actual.endReason).toBe(endReason);
             s.checkContext(step.snapshot.context as TrialRunContext);
           }
         }

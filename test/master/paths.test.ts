@@ -5,7 +5,7 @@ import { resolveCommandArgs, type PathContext } from '../../actors/master/paths.
 const posix: PathContext = { basedir: '/srv/worker', builddir: 'linux', system: 'posix', environ: { HOME: '/home/bot' } };
 const nt: PathContext = { basedir: 'C:\\bb\\worker', builddir: 'win', system: 'nt', environ: { USERPROFILE: 'C:\\Users\\bot' } };
 
-describe('resolveCommandArgs (spec §3.1)', () => {
+describe('resolveCommandArgs (docs/master-worker-protocol.md §3.1)', () => {
   it('turns every master-facing argument into its canonical worker form (posix)', () => {
     const cases: Array<[string, Record<string, unknown>, string, Record<string, unknown>]> = [
       ['shell', { workdir: 'build', command: 'make' }, 'shell', { workdir: '/srv/worker/linux/build', command: 'make' }],

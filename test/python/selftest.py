@@ -3,7 +3,7 @@
 
     /usr/bin/python3 test/python/selftest.py
 
-1. Drives codec_oracle.py with the spec's section 7 vectors and checks the bytes.
+1. Drives codec_oracle.py with the vectors of docs/amp-protocol.md §8 and checks the bytes.
 2. Makes certificates, starts `amp_peer.py server`, runs every client scenario
    against it and requires "ok": true; runs a tiny twisted-bench.
 Prints PASS/FAIL lines; exit status 0 only if everything passed.

@@ -71,7 +71,7 @@ describeWithTwisted('trial manager → stock Twisted workers', () => {
     const [mine, serial] = await Promise.all([ours(['ampstate_sample']), twistedTrial(0, ['ampstate_sample'], freshDirectory())]);
     expect(serial.summary).toBe('FAILED (skips=1, expectedFailures=1, failures=3, errors=2, unexpectedSuccesses=1, successes=4)');
     expect(serial.stdout).toContain('Ran 12 tests in');
-    // The documented difference (spec §5): a 22.4 worker cannot send a value over 65535 bytes, so
+    // The documented difference (docs/trial-protocol.md §5): a 22.4 worker cannot send a value over 65535 bytes, so
     // LargeMessageTests.test_large_error (an error) and test_large_failure (a failure) arrive with no
     // outcome. We report both as errors (ampstate.trial.NoOutcomeReported) instead of losing them as
     // `trial -j` does: failures 3 → 2, errors 2 → 3, every other counter and the test count equal.
@@ -87,7 +87,7 @@ describeWithTwisted('trial manager → stock Twisted workers', () => {
     for (const t of lost) {
       expect(t.results).toHaveLength(1);
       expect(t.results[0]).toMatchObject({ outcome: 'error', errorClass: 'ampstate.trial.NoOutcomeReported', origin: 'no-outcome' });
-      expect(t.results[0]!.message).toMatch(/65535 bytes \(64 KiB; trial-dist-protocol\.md §5/);
+      expect(t.results[0]!.message).toMatch(/65535 bytes \(64 KiB; docs\/trial-protocol\.md §5/);
     }
     // Every other result block is byte-for-byte the serial reporter's (tracebacks rebuilt from the
     // worker's frames, source lines read back, trial's frame trimming), except [TODO]: under -j
@@ -107,7 +107,7 @@ describeWithTwisted('trial manager → stock Twisted workers', () => {
     expect(mine.events.some((e) => e.type === 'worker' && e.state === 'exited' && e.dialect === '22.4')).toBe(true);
   });
 
-  it('spawns workers exactly as spec §1.1 and stops them by closing fd 3', async () => {
+  it('spawns workers exactly as docs/trial-protocol.md §1.1 and stops them by closing fd 3', async () => {
     const modules = freshDirectory('ampstate-trial-mods-');
     mkdirSync(join(modules, 'spawnprobe'));
     writeFileSync(join(modules, 'spawnprobe', '__init__.py'), '');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TrialTreeReporter, trimFrames } from '../../actors/trial/reporter.js';
 import { parseSummaryLine, summaryLine, type TrialResult } from '../../actors/trial/results.js';
-import { pythonStrRepr, treeSegments } from '../../actors/trial/test-ids.js';
+import { pythonStrRepr } from '../../codec/python-repr.js';
+import { treeSegments } from '../../actors/trial/test-ids.js';
 
 function result(outcome: TrialResult['outcome'], test: string, extra: Partial<TrialResult> = {}): TrialResult {
   return { outcome, test, reportedName: test, origin: 'worker', ...extra };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { AmpConnection } from '../../actors/amp-connection.js';
 import { createMemoryPair } from '../../actors/memory-pair.js';
@@ -133,6 +133,19 @@ describe('worker helpers', () => {
       nodeOptions: ['--import=tsx'],
     });
     expect(parseWorkerArguments([])).toEqual({ dialect: '22.10', forceGc: false, nodeOptions: [] });
+  });
+
+  it('logs an unknown dialect through its logger (library code never writes to stderr) and keeps the default', () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const stderr = vi.spyOn(process.stderr, 'write');
+    try {
+      expect(parseWorkerArguments(['--dialect', '23.1'], logger).dialect).toBe('22.10');
+      expect(stderr).not.toHaveBeenCalled();
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(lines.map((line) => JSON.parse(line) as { dialect: string; msg: string })).toMatchObject([{ dialect: '23.1', msg: expect.stringContaining('unknown --dialect') }]);
   });
 
   it('chunks text at 65535 bytes, possibly inside a character, and cuts 22.4 values on a boundary', () => {

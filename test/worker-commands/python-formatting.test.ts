@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pythonOSErrorText, systemErrorDetails } from '../../actors/worker/commands/errno-text.js';
 import { fnmatch } from '../../actors/worker/commands/fnmatch.js';
-import { pythonBytesRepr, pythonRepr } from '../../actors/worker/commands/python-repr.js';
+import { pythonBytesRepr, pythonRepr } from '../../codec/python-repr.js';
 import { shellQuoteArgument } from '../../actors/worker/commands/shell-quote.js';
 
 /** Runs `code` with JSON input on stdin and returns its JSON output: one Python process per test. */

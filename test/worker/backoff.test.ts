@@ -128,6 +128,7 @@ describe('reconnect backoff', () => {
 describe('workerSession machine', () => {
   it('goes connecting → authenticating → attached → disconnected → connecting', () => {
     const actor = createActor(workerSessionMachine, { input: {} }).start();
+    actor.send({ type: 'start' });
     const states = [String(actor.getSnapshot().value)];
     const step = (event: Parameters<typeof actor.send>[0]) => {
       actor.send(event);
@@ -147,6 +148,7 @@ describe('workerSession machine', () => {
 
   it('keeps counting refused logins for maxRetries while the backoff exponent resets', () => {
     const actor = createActor(workerSessionMachine, { input: { maxRetries: 3 } }).start();
+    actor.send({ type: 'start' });
     for (let i = 0; i < 2; i++) {
       actor.send({ type: 'connected' });
       actor.send({ type: 'loginRefused', reason: 'bad password' });
@@ -162,6 +164,9 @@ describe('workerSession machine', () => {
 
   it('ignores events that do not belong to the state', () => {
     const actor = createActor(workerSessionMachine, { input: {} }).start();
+    actor.send({ type: 'connected' });
+    expect(actor.getSnapshot().value).toBe('idle');
+    actor.send({ type: 'start' });
     actor.send({ type: 'loggedIn', transferWindow: 1 });
     actor.send({ type: 'retry' });
     expect(actor.getSnapshot().value).toBe('connecting');

@@ -1,6 +1,6 @@
 /**
  * HTTP Basic credentials from a WebSocket upgrade, judged as Buildbot's msgpack master judges
- * them (spec §4): no header is 401; a header that is not `Basic <base64 of user:pass>` is 400.
+ * them (docs/master-worker-protocol.md §4): no header is 401; a header that is not `Basic <base64 of user:pass>` is 400.
  * Whether the name and password are right is the registry's business (401 when not).
  */
 

@@ -1,5 +1,5 @@
 /**
- * remoteSetBuilderList for a msgpack worker (spec §1.2): the worker has no builders, so the master
+ * remoteSetBuilderList for a msgpack worker (docs/master-worker-protocol.md §1.2): the worker has no builders, so the master
  * makes their directories itself with ordinary worker commands: `listdir` of the basedir; if the
  * worker asks for it (`delete_leftover_dirs`), `stat` of each entry that is no builder's and one
  * `rmdir` of those that are directories; then one `mkdir` of the wanted directories that are

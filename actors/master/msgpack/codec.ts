@@ -1,5 +1,5 @@
 /**
- * The msgpack frame codec of `msgpack_experimental_v7` (spec §5): one map with string keys per
+ * The msgpack frame codec of `msgpack_experimental_v7` (docs/master-worker-protocol.md §5): one map with string keys per
  * binary WebSocket frame. Text is msgpack `str` and bytes are `bin`, and the two must stay apart:
  * the worker writes `bin` blocks straight to files, and turns any `bin` it did not expect into text.
  * Node Buffers encode as `bin`, strings as `str`; decoded `bin` comes back as a Buffer.

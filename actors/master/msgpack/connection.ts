@@ -1,5 +1,5 @@
 /**
- * The master's Connection to a stock Buildbot worker over `msgpack_experimental_v7` (spec §5).
+ * The master's Connection to a stock Buildbot worker over `msgpack_experimental_v7` (docs/master-worker-protocol.md §5).
  * Everything above the wire is {@link BaseConnection}'s, shared with AMP: the handshake, path
  * resolution (§3.1), the command-id tables, the keepalive deadline, the attach/detach machine.
  * What is msgpack's own:
@@ -17,7 +17,8 @@
  *   interrupts running commands first and waits (briefly) for them to complete.
  */
 import { CommandRejectedError, TransferError } from '../../../codec/protocols/worker-errors.js';
-import { BaseConnection, type BaseConnectionOptions, withDeadline } from '../base-connection.js';
+import { withDeadline } from '../../deadline.js';
+import { BaseConnection, type BaseConnectionOptions } from '../base-connection.js';
 import type { RemoteCommandImpl, WorkerInfo, WorkerOps } from '../connection-api.js';
 import { nextCommandId } from '../remote-command.js';
 import { makeBuilderDirectories } from './builder-dirs.js';

@@ -1,4 +1,4 @@
-/** Driving stock Buildbot workers: the master's `msgpack_experimental_v7` protocol (issue 5). */
+/** Driving stock Buildbot workers: the master's `msgpack_experimental_v7` protocol. */
 export {
   MsgpackListener,
   MSGPACK_WORKER_SETTINGS,

@@ -1,36 +1,45 @@
 /**
- * The master's listener for stock Buildbot workers over `msgpack_experimental_v7` (spec §5): a
+ * The master's listener for stock Buildbot workers over `msgpack_experimental_v7` (docs/master-worker-protocol.md §5): a
  * WebSocket server (`ws`) on an HTTP server. Credentials are checked on the upgrade, before any
  * WebSocket exists, and refused as Buildbot's master refuses them: 401 without an Authorization
  * header or with a wrong name or password, 400 when the header is not Basic credentials.
  *
- * It keeps the AMP Listener's model: registrations (name → password and builders) that can change
- * at run time, Buildbot's duplicate rule (ping the old connection; an answer refuses the newcomer),
- * one {@link MsgpackConnection} per worker, and the attached workers published as an Observable.
- * Until a newcomer's connection exists its requests get "Worker not authenticated." and it is sent
- * nothing.
+ * What it shares with the AMP listener is {@link WorkerAdmission}: registrations (name → password
+ * and builders) that can change at run time, Buildbot's duplicate rule (ping the old connection; an
+ * answer refuses the newcomer), one {@link MsgpackConnection} per worker, and the attached workers
+ * published as an Observable. Until a newcomer's connection exists its requests get "Worker not
+ * authenticated." and it is sent nothing. It listens on a Twisted-style endpoint, as the AMP one
+ * does (`ssl:` serves `wss`).
  *
  * A msgpack worker keeps running the commands of a connection that dropped. The listener remembers
  * their ids per worker name and, by default, asks the worker to interrupt them once it has
  * attached again ({@link MsgpackListenerOptions.reapOrphans}).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { Subject, type Observable } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionLostError } from '../../../codec/errors.js';
-import { LoginRefusedError, NotAuthenticatedError } from '../../../codec/protocols/worker-errors.js';
+import { parseServerEndpoint, type EndpointDescription } from '../../endpoint.js';
 import { defaultLogger, type Logger } from '../../logger.js';
 import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_WORKER_SETTINGS } from '../base-connection.js';
 import type { BuilderList, WorkerSettings } from '../connection-api.js';
-import { DEFAULT_DUPLICATE_PING_TIMEOUT_MS, NOT_AUTHENTICATED_MESSAGE, type CommonListenerOptions, type Registration } from '../listener.js';
+import {
+  DEFAULT_LISTEN_ENDPOINT,
+  listenerAddress,
+  refuseUnauthenticated,
+  WorkerAdmission,
+  type CommonListenerOptions,
+  type ListenerAddress,
+  type Registration,
+} from '../worker-admission.js';
+import type { StoredRegistration } from '../registrations.js';
+import type { RegistryEvent } from '../worker-registry.js';
 import { parseBasicAuth } from './basic-auth.js';
 import { MsgpackConnection, type RunningCommandRef } from './connection.js';
 import { MsgpackPeer } from './peer.js';
-import { DuplicateNames } from '../duplicate-names.js';
-import { Registrations } from '../registrations.js';
-import { WorkerRegistry, type RegistryEvent } from '../worker-registry.js';
 
 /** What Buildbot's msgpack master sends in `set_worker_settings` (no AMP value limit to respect). */
 export const MSGPACK_WORKER_SETTINGS: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS, bufferSize: 64 * 1024 };
@@ -42,9 +51,9 @@ export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
  * and the WebSocket pong, and `workerSettings` defaults to Buildbot's `set_worker_settings`.
  */
 export interface MsgpackListenerOptions extends CommonListenerOptions {
-  /** Where to listen. Default 127.0.0.1. */
+  /** @deprecated Use `endpoint` (`tcp:PORT:interface=HOST`); still honoured when `endpoint` is absent. */
   readonly host?: string;
-  /** Default 0: any free port (see `address`). */
+  /** @deprecated Use `endpoint` (`tcp:PORT`); still honoured when `endpoint` is absent. */
   readonly port?: number;
   /** Interrupt, after a reconnect, the commands a lost connection left running. Default true. */
   readonly reapOrphans?: boolean;
@@ -72,43 +81,39 @@ const closeReason = (text: string) => Buffer.from(text, 'utf8').subarray(0, 120)
 export class MsgpackListener {
   readonly logger: Logger;
   private readonly options: MsgpackListenerOptions;
-  private readonly registrations = new Registrations();
-  /** Every connection by name, attaching ones included (duplicates are checked here). */
-  private readonly registry = new WorkerRegistry<MsgpackConnection>();
+  private readonly admission: WorkerAdmission<MsgpackConnection>;
   private readonly refusalSubject = new Subject<UpgradeRefusal>();
-  private readonly duplicates: DuplicateNames;
   private readonly peers = new Set<MsgpackPeer>();
   private readonly orphans = new Map<string, RunningCommandRef[]>();
   private readonly wss: WebSocketServer;
   private server: Server | undefined;
-  private addressInfo: AddressInfo | undefined;
+  private bound: ListenerAddress | undefined;
   private stopped = false;
 
   constructor(options: MsgpackListenerOptions = {}) {
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ component: 'MsgpackListener' });
-    this.duplicates = new DuplicateNames(this.logger, () => this.options.duplicatePingTimeoutMs ?? DEFAULT_DUPLICATE_PING_TIMEOUT_MS);
+    this.admission = new WorkerAdmission(this.logger, options, {
+      onDetached: (connection) => this.keepOrphans(connection),
+      onUnregistered: (name) => this.orphans.delete(name),
+    });
     // No subprotocol and no compression: a 3.7 worker asks for neither.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD, perMessageDeflate: false });
-    for (const [name, registration] of Object.entries(options.registrations ?? {})) {
-      if (typeof registration === 'string') this.updateRegistration(name, registration);
-      else this.updateRegistration(name, registration.password, { builders: registration.builders });
-    }
   }
 
   /** Where the server listens, once started. */
-  get address(): { readonly host: string; readonly port: number } | undefined {
-    return this.addressInfo === undefined ? undefined : { host: this.addressInfo.address, port: this.addressInfo.port };
+  get address(): ListenerAddress | undefined {
+    return this.bound;
   }
 
   /** The attached workers now. */
   get current(): ReadonlyMap<string, MsgpackConnection> {
-    return this.registry.current;
+    return this.admission.current;
   }
 
   /** A snapshot first, then every attach and detach. Completes when the listener stops. */
   get workers$(): Observable<MsgpackRegistryEvent> {
-    return this.registry.events$;
+    return this.admission.workers$;
   }
 
   /** Every refused upgrade (401, 400, 503), as it happens. */
@@ -116,9 +121,11 @@ export class MsgpackListener {
     return this.refusalSubject.asObservable();
   }
 
-  async start(): Promise<{ readonly host: string; readonly port: number }> {
-    if (this.server !== undefined && this.address !== undefined) return this.address;
-    const server = createServer((_request, response) => {
+  /** Listens on the endpoint (default `tcp:0`); resolves with the bound address. */
+  async start(): Promise<ListenerAddress> {
+    if (this.server !== undefined && this.bound !== undefined) return this.bound;
+    const endpoint = this.endpoint();
+    const server = httpServer(endpoint, (_request, response) => {
       // Only WebSocket upgrades are served here.
       response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', Upgrade: 'websocket' });
       response.end('This is a Buildbot msgpack_experimental_v7 endpoint: connect with a WebSocket.\n');
@@ -131,14 +138,23 @@ export class MsgpackListener {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
+      const ready = () => {
         server.off('error', reject);
         resolve();
-      });
+      };
+      if (endpoint.kind === 'unix') server.listen(endpoint.path, ready);
+      else server.listen(endpoint.port, endpoint.host, ready);
     });
-    this.addressInfo = server.address() as AddressInfo;
-    this.logger.info({ address: this.address }, 'listening for msgpack workers');
-    return { host: this.addressInfo.address, port: this.addressInfo.port };
+    this.bound = listenerAddress(server.address());
+    this.logger.info({ address: this.bound }, 'listening for msgpack workers');
+    return this.bound;
+  }
+
+  /** The `endpoint` option, or the deprecated host and port. */
+  private endpoint(): EndpointDescription {
+    const { endpoint, host, port } = this.options;
+    if (endpoint !== undefined || (host === undefined && port === undefined)) return parseServerEndpoint(endpoint ?? DEFAULT_LISTEN_ENDPOINT);
+    return { kind: 'tcp', host: host ?? '127.0.0.1', port: port ?? 0 };
   }
 
   /** Stops listening and drops every worker. */
@@ -152,7 +168,7 @@ export class MsgpackListener {
       return peer.closed;
     });
     await Promise.all(closing);
-    await Promise.all([...this.registry.loggedIn.values()].map((connection) => connection.detached));
+    await Promise.all([...this.admission.registry.loggedIn.values()].map((connection) => connection.detached));
     this.wss.close();
     if (server !== undefined) {
       await new Promise<void>((resolve) => {
@@ -160,25 +176,18 @@ export class MsgpackListener {
         server.closeAllConnections();
       });
     }
-    this.registry.complete();
+    await this.admission.drain();
     this.refusalSubject.complete();
   }
 
   /** Adds a worker or changes its password (and builders); a connected worker stays connected. */
   updateRegistration(name: string, password: string, options: { readonly builders?: BuilderList } = {}): Registration {
-    this.registrations.set(name, password, options.builders);
-    return { unregister: () => this.unregister(name) };
+    return this.admission.updateRegistration(name, password, options);
   }
 
   /** Refuses `name` from now on and drops its connection if there is one. */
   unregister(name: string): void {
-    this.registrations.delete(name);
-    this.orphans.delete(name);
-    const connection = this.registry.loggedIn.get(name);
-    if (connection !== undefined) {
-      this.logger.info({ worker: name }, 'worker unregistered; dropping its connection');
-      connection.loseConnection(new LoginRefusedError(`worker '${name}' was unregistered`));
-    }
+    this.admission.unregister(name);
   }
 
   // ---------------------------------------------------------------- the upgrade
@@ -190,7 +199,7 @@ export class MsgpackListener {
     const auth = parseBasicAuth(request.headers.authorization);
     if (auth.kind === 'missing') return this.refuse(socket, { status: 401, reason: 'no Authorization header', remoteAddress });
     if (auth.kind === 'malformed') return this.refuse(socket, { status: 400, reason: auth.reason, remoteAddress });
-    if (this.registrations.check(auth.username, auth.password) === undefined) {
+    if (!this.admission.checkCredentials(auth.username, auth.password)) {
       return this.refuse(socket, { status: 401, reason: 'unknown name or wrong password', username: auth.username, remoteAddress });
     }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.adopt(ws, auth.username));
@@ -218,23 +227,15 @@ export class MsgpackListener {
   private adopt(ws: WebSocket, name: string): void {
     const peer = new MsgpackPeer(ws, { logger: this.logger.child({ worker: name }) });
     // Until its connection exists (a duplicate is being settled) the worker is not authenticated.
-    peer.handleOthers(() => {
-      throw new NotAuthenticatedError(NOT_AUTHENTICATED_MESSAGE);
-    });
+    peer.handleOthers(refuseUnauthenticated);
     this.peers.add(peer);
     void peer.closed.then(() => this.peers.delete(peer));
     if (this.stopped) {
       peer.abort(new ConnectionLostError('the master is stopping'));
       return;
     }
-    this.duplicates.serialise(name, async () => {
-      const old = this.registry.loggedIn.get(name);
-      if (old !== undefined) await this.duplicates.settle(name, old);
-      // The registration may have gone while we waited for the old connection.
-      const registration = this.registrations.get(name);
-      if (registration === undefined) throw new LoginRefusedError(`worker '${name}' was unregistered`);
-      if (peer.isClosed) throw new LoginRefusedError('the transport closed during login');
-      const connection = new MsgpackConnection(peer, {
+    const connect = (registration: StoredRegistration) =>
+      new MsgpackConnection(peer, {
         name,
         logger: this.logger,
         inspect: this.options.inspect,
@@ -245,10 +246,7 @@ export class MsgpackListener {
         confinePaths: this.options.confinePaths,
         interruptBeforeShutdown: this.options.interruptBeforeShutdown,
       });
-      this.registry.loggedIn.set(name, connection);
-      connection.notifyOnDisconnect((reason) => this.onDetached(connection, reason));
-      return connection;
-    }).then(
+    this.admission.admit(name, () => peer.isClosed, connect).then(
       (connection) => this.runHandshake(connection),
       (error: unknown) => {
         this.logger.info({ worker: name, reason: (error as Error).message }, 'worker refused');
@@ -259,26 +257,34 @@ export class MsgpackListener {
   }
 
   private runHandshake(connection: MsgpackConnection): void {
-    connection.attach().then(
-      async () => {
-        const orphans = this.orphans.get(connection.name);
-        if (orphans !== undefined && (this.options.reapOrphans ?? true)) {
-          this.orphans.delete(connection.name);
-          await connection.reapOrphans(orphans);
-        }
-        this.registry.publishAttached(connection);
-      },
-      (error: unknown) => this.logger.warn({ worker: connection.name, err: error }, 'handshake failed'),
-    );
+    this.admission.handshake(connection, async () => {
+      const orphans = this.orphans.get(connection.name);
+      if (orphans !== undefined && (this.options.reapOrphans ?? true)) {
+        this.orphans.delete(connection.name);
+        await connection.reapOrphans(orphans);
+      }
+    });
   }
 
-  private onDetached(connection: MsgpackConnection, reason: Error): void {
+  /** The worker goes on running a lost connection's commands (msgpack workers do not kill on disconnect). */
+  private keepOrphans(connection: MsgpackConnection): void {
     const running = connection.runningCommands;
-    if (running.length > 0 && this.registrations.get(connection.name) !== undefined) {
-      // The worker goes on running them (msgpack workers do not kill on disconnect).
-      this.orphans.set(connection.name, [...(this.orphans.get(connection.name) ?? []), ...running]);
-      this.logger.warn({ worker: connection.name, commands: running.map((command) => command.commandId) }, 'worker lost with commands running');
-    }
-    this.registry.withdraw(connection, reason);
+    if (running.length === 0 || !this.admission.isRegistered(connection.name)) return;
+    this.orphans.set(connection.name, [...(this.orphans.get(connection.name) ?? []), ...running]);
+    this.logger.warn({ worker: connection.name, commands: running.map((command) => command.commandId) }, 'worker lost with commands running');
   }
+}
+
+/** HTTP for `tcp:` and `unix:`, HTTPS (so `wss`) for `ssl:`/`tls:` with the endpoint's certificate. */
+function httpServer(endpoint: EndpointDescription, onRequest: RequestListener): Server {
+  if (endpoint.kind !== 'tls') return createServer(onRequest);
+  // A single PEM may hold both the certificate and its key.
+  const keyFile = endpoint.privateKey ?? endpoint.certificate;
+  return createTlsServer(
+    {
+      cert: endpoint.certificate === undefined ? undefined : readFileSync(endpoint.certificate),
+      key: keyFile === undefined ? undefined : readFileSync(keyFile),
+    },
+    onRequest,
+  );
 }

@@ -1,5 +1,5 @@
 /**
- * One end of a `msgpack_experimental_v7` WebSocket (spec §5), either side: it numbers its own
+ * One end of a `msgpack_experimental_v7` WebSocket (docs/master-worker-protocol.md §5), either side: it numbers its own
  * requests from 0, matches each `response` to its request by `seq_number`, and answers every
  * request it gets, with `is_exception` and the error's text when its handler fails. The master's
  * Connection uses it towards a worker; the contract harness uses it as a scripted worker.

@@ -1,5 +1,5 @@
 /**
- * The worker's `update` args as the master's RemoteCommand wants them (spec §2.1). The msgpack
+ * The worker's `update` args as the master's RemoteCommand wants them (docs/master-worker-protocol.md §2.1). The msgpack
  * worker sends output as triples `[text, [offsets of '\n'], [epoch time of each line]]` and logs
  * as `[logName, triple]`; the master keeps only the text, as Buildbot's does. Plain strings (a
  * worker that does not batch lines) are taken as they are. Other keys pass through untouched.

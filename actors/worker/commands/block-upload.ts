@@ -1,5 +1,5 @@
 /**
- * The upload loop shared by upload_file and upload_directory (spec §3.4): one block at a time,
+ * The upload loop shared by upload_file and upload_directory (docs/master-worker-protocol.md §3.4): one block at a time,
  * each handed to the channel before the next is read (Buildbot's stop-and-wait; an ampstate
  * channel may keep a window of them in flight).
  *

@@ -1,6 +1,6 @@
 /**
  * The environment of a shell command's process: the worker's own, changed by the step's `env`
- * (spec §3.3 "Env rules").
+ * (docs/master-worker-protocol.md §3.3 "Environment rules").
  */
 import { EnvironmentValueError, InvalidArgumentError } from './errors.js';
 

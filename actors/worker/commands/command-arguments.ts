@@ -1,5 +1,5 @@
 /**
- * Typed access to a command's canonical argument dict (spec §3.1). Presence follows Buildbot: an
+ * Typed access to a command's canonical argument dict (docs/master-worker-protocol.md §3.1). Presence follows Buildbot: an
  * argument that is present but null counts as present (`'x' in args`), and flags use Python
  * truthiness because old masters send 0/1.
  */

@@ -3,7 +3,7 @@
  * the protocol command's buffer): output batching, `elapsed` at the end, the interrupt flush, and
  * the two kinds of updates.
  *
- * Buildbot commands report in two ways, and an interrupt treats them differently (spec §4): a
+ * Buildbot commands report in two ways, and an interrupt treats them differently (docs/master-worker-protocol.md §4): a
  * command's own status (`sendStatus`: fs rc, `elapsed`, the transfer `sending` header) is dropped
  * once interrupted, while process output and transfer results go on until completion.
  */

@@ -3,13 +3,14 @@
  *
  * Commands never see the wire: they report through a {@link CommandChannel}, which the session
  * maps to ops keyed by command id (`update`, `update_upload_file_write`, ...). The semantics are
- * Buildbot's (spec §2–§4); see `registry.ts` for how a command is started.
+ * Buildbot's (docs/master-worker-protocol.md §2–§4); see `registry.ts` for how a command is started.
  */
 import type { Logger } from 'pino';
 import type { OutputBufferOptions } from './output-buffer.js';
 
-/** One `[key, value]` status pair, as in Buildbot's `send_update([(key, value), ...])`. */
-export type UpdateEntry = readonly [key: string, value: unknown];
+import type { UpdateEntry } from '../../../codec/protocols/worker-commands.js';
+
+export type { UpdateEntry };
 
 /** What a running command can do to its master. The session layer maps these to wire ops keyed by command id. */
 export interface CommandChannel {
@@ -50,7 +51,7 @@ export interface RunningCommand {
    * then sends `complete(null)`); rejects with the failure (the caller sends `complete(String(err))`).
    */
   readonly done: Promise<void>;
-  /** The master's `interrupt_command`: flushes buffered output, then stops the command (spec §4). */
+  /** The master's `interrupt_command`: flushes buffered output, then stops the command (docs/master-worker-protocol.md §4). */
   interrupt(why: string): void;
   /** Kill everything now and send nothing more (connection lost). `done` still settles. */
   kill(): void;

@@ -1,4 +1,4 @@
-/** `cpdir`: copy a directory tree with `cp`, keeping links, modes and times (spec §3.5). */
+/** `cpdir`: copy a directory tree with `cp`, keeping links, modes and times (docs/master-worker-protocol.md §3.5). */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';

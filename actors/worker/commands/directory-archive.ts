@@ -1,5 +1,5 @@
 /**
- * The tar file upload_directory sends (spec §3.4): members relative to the directory, with the
+ * The tar file upload_directory sends (docs/master-worker-protocol.md §3.4): members relative to the directory, with the
  * directory itself as a first entry named `/` (Python's tarfile writes the empty arcname that
  * way), symlinks stored as links, gzip or bzip2 compressed on request.
  */

@@ -1,4 +1,4 @@
-/** `download_file`: fetch a file from the master's FileReader onto the worker (spec §3.4). */
+/** `download_file`: fetch a file from the master's FileReader onto the worker (docs/master-worker-protocol.md §3.4). */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -4,7 +4,7 @@
  * carry) are worded differently, so the glibc texts are tabulated here.
  */
 import { constants } from 'node:os';
-import { pythonRepr } from './python-repr.js';
+import { pythonRepr } from '../../../codec/python-repr.js';
 
 const GLIBC_STRERROR: Readonly<Record<string, string>> = {
   E2BIG: 'Argument list too long',

@@ -1,5 +1,5 @@
 /**
- * How Buildbot's filesystem commands report a failed system call (spec §3.2): a header naming the
+ * How Buildbot's filesystem commands report a failed system call (docs/master-worker-protocol.md §3.2): a header naming the
  * command, the C library's error text and the path, and the errno as rc.
  */
 import type { CommandContext } from './command-runner.js';

@@ -1,4 +1,4 @@
-/** `glob`: the paths matching a Python glob pattern, `**` recursive (spec §3.5). Never fails. */
+/** `glob`: the paths matching a Python glob pattern, `**` recursive (docs/master-worker-protocol.md §3.5). Never fails. */
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
 import { pythonGlob } from './python-glob.js';

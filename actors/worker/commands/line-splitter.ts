@@ -1,5 +1,5 @@
 /**
- * Cuts one output stream into whole lines, the way a Buildbot worker does before sending (spec §2.1).
+ * Cuts one output stream into whole lines, the way a Buildbot worker does before sending (docs/master-worker-protocol.md §2.1).
  *
  * Masters append text to logs line by line; a worker that sent half lines would make every master
  * re-join them, so the worker holds a trailing partial line back until more text or a flush.

@@ -1,4 +1,4 @@
-/** `listdir`: the names in a directory, without `.` and `..` (spec §3.5). */
+/** `listdir`: the names in a directory, without `.` and `..` (docs/master-worker-protocol.md §3.5). */
 import { readdir } from 'node:fs/promises';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';

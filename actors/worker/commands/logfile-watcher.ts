@@ -1,5 +1,5 @@
 /**
- * Follows one of a shell command's `logfiles` and reports new text (spec §3.3 `logfiles`).
+ * Follows one of a shell command's `logfiles` and reports new text (docs/master-worker-protocol.md §3.3 `logfiles`).
  *
  * A file that already exists when the command starts is probably left over from an earlier
  * build, so it is only read once its size or times change; `follow` then skips what was already

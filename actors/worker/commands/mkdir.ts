@@ -1,4 +1,4 @@
-/** `mkdir`: create directories with their parents (spec §3.5); stops at the first failure. */
+/** `mkdir`: create directories with their parents (docs/master-worker-protocol.md §3.5); stops at the first failure. */
 import { mkdir, stat } from 'node:fs/promises';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';

@@ -1,5 +1,5 @@
 /**
- * Line splitting plus batching of a command's updates (spec §2.1), between the command and its
+ * Line splitting plus batching of a command's updates (docs/master-worker-protocol.md §2.1), between the command and its
  * channel. One instance per running command.
  *
  * Batching trades latency for fewer round trips: a chatty build can print thousands of lines a

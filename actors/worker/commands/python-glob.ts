@@ -1,6 +1,6 @@
 /**
  * Python's `glob.glob(pattern, recursive=True)` on POSIX, which the glob command must reproduce
- * (spec §3.5): `**` spans directories, names starting with `.` only match patterns that start
+ * (docs/master-worker-protocol.md §3.5): `**` spans directories, names starting with `.` only match patterns that start
  * with `.`, broken symlinks are found, unreadable directories are silently skipped, and the
  * results are in directory order (unsorted). Node 20 has no `fs.glob`.
  */

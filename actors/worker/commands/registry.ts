@@ -1,5 +1,5 @@
 /**
- * The commands this worker implements, by canonical name (spec §3.1), and the one way to start
+ * The commands this worker implements, by canonical name (docs/master-worker-protocol.md §3.1), and the one way to start
  * them with Buildbot's start-time checks.
  */
 import type { CommandChannel, CommandEnvironment, CommandFactory, RunningCommand } from './command.js';

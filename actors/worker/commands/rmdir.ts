@@ -1,5 +1,5 @@
 /**
- * `rmdir`: remove directory trees (or files) with `rm -rf` (spec §3.5). Every path is tried; the
+ * `rmdir`: remove directory trees (or files) with `rm -rf` (docs/master-worker-protocol.md §3.5). Every path is tried; the
  * rc of the last failure wins. An interrupt does not stop the removal (as in Buildbot), it only
  * suppresses the final rc.
  */

@@ -1,4 +1,4 @@
-/** `rmfile`: remove one file (not a directory) (spec §3.5). */
+/** `rmfile`: remove one file (not a directory) (docs/master-worker-protocol.md §3.5). */
 import { unlink } from 'node:fs/promises';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';

@@ -1,5 +1,5 @@
 /**
- * Runs one child process for a command, the way Buildbot's RunProcess does (spec §3.3): the
+ * Runs one child process for a command, the way Buildbot's RunProcess does (docs/master-worker-protocol.md §3.3): the
  * header sequence, output and logfile forwarding, the silence and total-time limits, the line
  * limit, and the kill sequence with its fake rc when the process will not die.
  */
@@ -16,7 +16,7 @@ import { pythonTruthy } from './command-arguments.js';
 import { CommandLineError, InvalidArgumentError, KillFailedError } from './errors.js';
 import { pythonOSErrorText, systemErrorDetails } from './errno-text.js';
 import { LogFileWatcher } from './logfile-watcher.js';
-import { pythonBytesRepr, pythonRepr } from './python-repr.js';
+import { pythonBytesRepr, pythonRepr } from '../../../codec/python-repr.js';
 import { shellQuoteCommand } from './shell-quote.js';
 
 /** How long a killed process may take to exit before the command is abandoned with rc -1. */

@@ -1,4 +1,4 @@
-/** `shell`: run a command line in a work directory (spec §3.3). */
+/** `shell`: run a command line in a work directory (docs/master-worker-protocol.md §3.3). */
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
 import { InvalidArgumentError } from './errors.js';

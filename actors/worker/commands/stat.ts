@@ -1,4 +1,4 @@
-/** `stat`: the ten classic `os.stat` fields of a path, symlinks followed (spec §3.5). */
+/** `stat`: the ten classic `os.stat` fields of a path, symlinks followed (docs/master-worker-protocol.md §3.5). */
 import { stat } from 'node:fs/promises';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';

@@ -1,5 +1,5 @@
 /**
- * The result every transfer reports when it ends, interrupted or not (spec §3.4): `rc` and, if
+ * The result every transfer reports when it ends, interrupted or not (docs/master-worker-protocol.md §3.4): `rc` and, if
  * something went wrong, one `stderr` text. Buildbot sends these past an interrupt, because the
  * master needs the rc to decide whether to keep the transferred file.
  */

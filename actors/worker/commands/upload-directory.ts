@@ -1,4 +1,4 @@
-/** `upload_directory`: tar a worker directory and send it to the master, which unpacks it (spec §3.4). */
+/** `upload_directory`: tar a worker directory and send it to the master, which unpacks it (docs/master-worker-protocol.md §3.4). */
 import { randomBytes } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

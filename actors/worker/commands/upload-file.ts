@@ -1,4 +1,4 @@
-/** `upload_file`: send one worker file to the master's FileWriter (spec §3.4). */
+/** `upload_file`: send one worker file to the master's FileWriter (docs/master-worker-protocol.md §3.4). */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { uploadBlocks } from './block-upload.js';
 import type { CommandArguments } from './command-arguments.js';

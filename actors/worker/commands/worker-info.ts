@@ -1,4 +1,4 @@
-/** The `get_worker_info` result (spec §1.3). */
+/** The `get_worker_info` result (docs/master-worker-protocol.md §1.3). */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';

@@ -1,0 +1,195 @@
+import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox } from '../../codec/box.js';
+import { classifyBox } from '../../codec/classify-box.js';
+import { type ArgumentsOf, type Command, type ResponseOf, UNKNOWN_ERROR_CODE, remoteErrorFromReply } from '../../codec/command.js';
+import { encodeBox } from '../../codec/encode-box.js';
+import { CallTimeoutError, UnknownTagError } from '../../codec/errors.js';
+import { requestsMachine } from '../../machines/requests.js';
+import { parseTag, ZERO_COPY_ABOVE, type Frame } from './frame.js';
+
+export interface CallOptions {
+  /** Fail the call with CallTimeoutError after this long; a late answer is then ignored. */
+  readonly timeoutMs?: number;
+}
+
+/** Acts on a reply before the next byte is parsed (StartTLS and protocol switches need this). */
+export type ReplyHandler = (box: AmpBox, isError: boolean) => void;
+
+interface PendingCall {
+  readonly command: Command<any, any> | undefined;
+  readonly resolve: (value: any) => void;
+  readonly reject: (error: Error) => void;
+  readonly onReply: ReplyHandler | undefined;
+  timer?: NodeJS.Timeout;
+  abandoned?: boolean;
+}
+
+export interface DispatcherHost {
+  /** Writes a request through the connection's outgoing gate. */
+  sendRequest(frame: Frame): void;
+  /** A box that asks something of us: the responder runner's business. */
+  onCommand(box: AmpBox): void;
+  /** A reply for a tag we never sent: the connection must go. */
+  onProtocolError(error: Error): void;
+}
+
+export interface DispatcherOptions {
+  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
+  readonly machine?: typeof requestsMachine | undefined;
+}
+
+const RESOLVED_EMPTY: Promise<any> = Promise.resolve({});
+const NON_EMPTY = { type: 'nonEmpty' } as const;
+const EMPTY = { type: 'empty' } as const;
+
+/**
+ * Twisted's BoxDispatcher: tags, the table of outstanding calls, matching replies to them, and
+ * failing them all when the connection ends. The table is a Map; the requests machine hears only
+ * when it becomes non-empty or empty, and decides what a close or an unknown tag does.
+ */
+export class BoxDispatcher {
+  readonly machine: Actor<typeof requestsMachine>;
+  /** Keyed by the tag's number: answers are matched without building a string per answer. */
+  private readonly outstanding = new Map<number, PendingCall>();
+  private tagCounter = 0;
+  /** Set only by the requests machine, on entering `closed`: new calls fail at once with it. */
+  private refusedWith: Error | undefined;
+
+  constructor(
+    private readonly host: DispatcherHost,
+    options: DispatcherOptions = {},
+  ) {
+    const logic = (options.machine ?? requestsMachine).provide({
+      actions: {
+        dropConnection: ({ event }) => {
+          if (event.type === 'unknownTag') this.host.onProtocolError(new UnknownTagError(event.tag));
+        },
+        failAll: ({ context }) => this.failAll(context.closeReason!),
+        refuseNewCalls: ({ context }) => (this.refusedWith = context.closeReason),
+      },
+    });
+    this.machine = createActor(logic, { inspect: options.inspect }).start();
+  }
+
+  get pendingCount(): number {
+    return this.outstanding.size;
+  }
+
+  /** The reason calls now fail with, once the table has closed. */
+  get closeReason(): Error | undefined {
+    return this.refusedWith;
+  }
+
+  /** The next tag, as a number; Twisted's tags are its lower-case hex form. */
+  nextTag(): number {
+    return ++this.tagCounter;
+  }
+
+  /**
+   * Like Twisted, argument errors (missing, undeclared, oversize) throw synchronously and consume a
+   * tag; a fire-and-forget command resolves once written.
+   */
+  callRemote<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
+    const tag = this.nextTag();
+    if (!command.requiresAnswer) {
+      if (this.refusedWith === undefined) this.host.sendRequest(command.encodeRequest(undefined, args));
+      return RESOLVED_EMPTY;
+    }
+    if (this.refusedWith !== undefined) return Promise.reject(this.refusedWith);
+    this.host.sendRequest(command.encodeRequestParts(tag.toString(16), args, ZERO_COPY_ABOVE));
+    return this.track(tag, command, options);
+  }
+
+  callRemoteString(
+    name: string,
+    fields: Readonly<Record<string, string | Uint8Array>>,
+    options: CallOptions & { readonly requiresAnswer?: boolean },
+  ): Promise<AmpBox> {
+    const tag = this.nextTag();
+    const wantsAnswer = options.requiresAnswer ?? true;
+    if (this.refusedWith !== undefined) return wantsAnswer ? Promise.reject(this.refusedWith) : RESOLVED_EMPTY;
+    const box: Record<string, string | Uint8Array> = { ...fields, [COMMAND]: Buffer.from(name, 'latin1') };
+    if (wantsAnswer) box[ASK] = tag.toString(16);
+    this.host.sendRequest(encodeBox(box));
+    return wantsAnswer ? this.track(tag, undefined, options) : RESOLVED_EMPTY;
+  }
+
+  /** Tracks a request already written under `tag`. */
+  track(tag: number, command: Command<any, any> | undefined, options?: CallOptions, onReply?: ReplyHandler): Promise<any> {
+    if (this.refusedWith !== undefined) return Promise.reject(this.refusedWith);
+    return new Promise((resolve, reject) => {
+      const pending: PendingCall = { command, resolve, reject, onReply };
+      const wasEmpty = this.outstanding.size === 0;
+      this.outstanding.set(tag, pending);
+      if (wasEmpty) this.machine.send(NON_EMPTY);
+      const timeoutMs = options?.timeoutMs;
+      if (timeoutMs !== undefined) {
+        pending.timer = setTimeout(() => {
+          pending.abandoned = true;
+          reject(new CallTimeoutError(command?.name ?? 'call', timeoutMs));
+        }, timeoutMs);
+        pending.timer.unref?.();
+      }
+    });
+  }
+
+  /** Every parsed box comes here first (docs/amp-protocol.md §2.2). Throws on a box that is none of the three. */
+  ampBoxReceived(box: AmpBox): void {
+    const kind = classifyBox(box);
+    if (kind === 'command') this.host.onCommand(box);
+    else this.replyReceived(box, kind === 'error');
+  }
+
+  /** The connection has ended: the machine fails what is outstanding and refuses what comes. */
+  connectionClosed(reason: Error): void {
+    this.machine.send({ type: 'close', reason });
+  }
+
+  private replyReceived(box: AmpBox, isError: boolean): void {
+    const tagBytes = box.get(isError ? ERROR : ANSWER)!;
+    const tag = parseTag(tagBytes);
+    const pending = tag < 0 ? undefined : this.outstanding.get(tag);
+    if (pending === undefined) {
+      this.machine.send({ type: 'unknownTag', tag: tagBytes.latin1Slice(0, tagBytes.length) });
+      return;
+    }
+    this.outstanding.delete(tag);
+    if (this.outstanding.size === 0) this.machine.send(EMPTY);
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (pending.abandoned) return;
+    if (pending.onReply !== undefined) {
+      pending.onReply(box, isError);
+      return;
+    }
+    if (isError) {
+      pending.reject(replyError(pending.command, box));
+      return;
+    }
+    if (pending.command === undefined) {
+      pending.resolve(box);
+      return;
+    }
+    try {
+      pending.resolve(pending.command.decodeResponse(box));
+    } catch (error) {
+      pending.reject(error as Error);
+    }
+  }
+
+  private failAll(reason: Error): void {
+    const pending = [...this.outstanding.values()];
+    this.outstanding.clear();
+    for (const call of pending) {
+      if (call.timer !== undefined) clearTimeout(call.timer);
+      if (!call.abandoned) call.reject(reason);
+    }
+  }
+}
+
+/** The error an `_error` reply stands for, typed by the command's declared errors when it has them. */
+export function replyError(command: Command<any, any> | undefined, box: AmpBox): Error {
+  const code = box.get(ERROR_CODE)?.toString('latin1') ?? UNKNOWN_ERROR_CODE;
+  // Invalid UTF-8 is replaced, as Twisted decodes descriptions with errors='replace'.
+  const description = box.get(ERROR_DESCRIPTION)?.toString('utf8') ?? '';
+  return command === undefined ? remoteErrorFromReply(code, description) : command.errorFromReply(code, description);
+}

@@ -1,0 +1,177 @@
+import type { Duplex } from 'node:stream';
+import { ANSWER, ASK, COMMAND, type AmpBox, type OutgoingBox } from '../../codec/box.js';
+import {
+  type Command,
+  UNHANDLED_ERROR_CODE,
+  UNKNOWN_ERROR_CODE,
+  UNKNOWN_ERROR_DESCRIPTION,
+  encodeErrorReply,
+} from '../../codec/command.js';
+import { encodeBox } from '../../codec/encode-box.js';
+import { AmpStateError, KeyTooLongError, UnhandledCommandError, ValueTooLongError } from '../../codec/errors.js';
+import { StartTLS } from '../../codec/protocols/start-tls.js';
+import { pythonBytesRepr } from '../../codec/python-repr.js';
+import { ProtocolSwitchAnswer, type RawResponder, type ResponderTable, TlsAnswer, type TypedEntry } from '../responders.js';
+import type { TlsOptions } from '../tls-options.js';
+import { ZERO_COPY_ABOVE, type Frame } from './frame.js';
+
+export interface ResponderRunnerHost {
+  sendAnswer(frame: Frame): void;
+  /** A responder agreed to StartTLS; the StartTLS machine decides whether it may. */
+  answerStartTls(tag: Uint8Array | undefined, options: TlsOptions): void;
+  /** A responder agreed to switch protocols; the protocolSwitch machine decides whether it may. */
+  answerSwitch(tag: Uint8Array | undefined, receiver: (transport: Duplex) => void): void;
+  /** Drops the connection; `logged` says whether this is an unhandled error worth a log line. */
+  dropConnection(reason: Error, logged: boolean): void;
+  /** The concurrency limit was reached, or has room again: the inputFlow machine decides. */
+  respondersFull(): void;
+  respondersBelowLimit(): void;
+  /** Cache of the inputFlow machine's context, read on every settled responder. */
+  readonly respondersPaused: boolean;
+}
+
+/**
+ * Twisted's CommandLocator and the responding half of BoxDispatcher: finds the handler for a
+ * command, runs it (sync or async), turns its result or error into the answer box, and keeps async
+ * responders in flight under a limit.
+ */
+export class ResponderRunner {
+  private inflight = 0;
+
+  constructor(
+    private readonly table: ResponderTable,
+    private readonly host: ResponderRunnerHost,
+    private readonly maxConcurrent: number,
+    defaultTls: TlsOptions,
+  ) {
+    // Twisted's default StartTLS responder: no certificate of its own (a temporary one if TLS server).
+    this.defaultStartTls = { command: StartTLS, handler: () => new TlsAnswer(defaultTls) };
+  }
+
+  private readonly defaultStartTls: TypedEntry;
+
+  /** A box with `_command`: locate, run, answer (docs/amp-protocol.md §2.5, §2.9). */
+  run(box: AmpBox): void {
+    const nameBytes = box.get(COMMAND)!;
+    const name = nameBytes.latin1Slice(0, nameBytes.length);
+    // Echoed verbatim in the answer, so the bytes serve as they are.
+    const tag = box.get(ASK);
+    const typed = this.table.typedFor(name) ?? (name === StartTLS.name ? this.defaultStartTls : undefined);
+    if (typed !== undefined) {
+      this.runTyped(typed, box, tag);
+      return;
+    }
+    const raw = this.table.rawFor(name);
+    if (raw !== undefined) {
+      this.runRaw(raw, name, box, tag);
+      return;
+    }
+    const description = `Unhandled Command: ${pythonBytesRepr(nameBytes)}`;
+    if (tag === undefined) this.host.dropConnection(new UnhandledCommandError(UNHANDLED_ERROR_CODE, description), true);
+    else this.host.sendAnswer(encodeErrorReply(tag, UNHANDLED_ERROR_CODE, description));
+  }
+
+  /**
+   * Declared errors are sent with their code (fatal ones then close); anything else is UNKNOWN and
+   * closes, as does any failure of a fire-and-forget command (docs/amp-protocol.md §2.5).
+   */
+  respondWithError(command: Command<any, any> | undefined, tag: Uint8Array | undefined, error: unknown): void {
+    const reason = error instanceof Error ? error : new AmpStateError(String(error));
+    if (tag === undefined) {
+      this.host.dropConnection(reason, true);
+      return;
+    }
+    const mapping = command?.errorMappingOf(error);
+    if (mapping !== undefined) {
+      this.host.sendAnswer(encodeErrorReply(tag, mapping.code, reason.message));
+      if (mapping.fatal) this.host.dropConnection(reason, false);
+      return;
+    }
+    this.host.sendAnswer(encodeErrorReply(tag, UNKNOWN_ERROR_CODE, UNKNOWN_ERROR_DESCRIPTION));
+    this.host.dropConnection(reason, true);
+  }
+
+  private runTyped(entry: TypedEntry, box: AmpBox, tag: Uint8Array | undefined): void {
+    let result;
+    try {
+      result = entry.handler(entry.command.decodeArguments(box), { box });
+    } catch (error) {
+      this.respondWithError(entry.command, tag, error);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      this.awaitResponse(
+        result,
+        (value) => this.respondWithValue(entry.command, tag, value),
+        (error) => this.respondWithError(entry.command, tag, error),
+      );
+    } else {
+      this.respondWithValue(entry.command, tag, result);
+    }
+  }
+
+  private runRaw(handler: RawResponder, name: string, box: AmpBox, tag: Uint8Array | undefined): void {
+    const answer = (fields: OutgoingBox) => {
+      if (tag === undefined) return;
+      const reply = new Map(fields instanceof Map ? fields : Object.entries(fields));
+      reply.set(ANSWER, tag);
+      this.host.sendAnswer(encodeBox(reply));
+    };
+    let result;
+    try {
+      result = handler(box, name);
+    } catch (error) {
+      this.respondWithError(undefined, tag, error);
+      return;
+    }
+    if (isPromiseLike(result)) this.awaitResponse(result, answer, (error) => this.respondWithError(undefined, tag, error));
+    else answer(result);
+  }
+
+  /** A slow responder must not let requests pile up without bound: at the limit, reading pauses. */
+  private awaitResponse<T>(result: PromiseLike<T>, onValue: (value: T) => void, onError: (error: unknown) => void): void {
+    if (++this.inflight >= this.maxConcurrent && !this.host.respondersPaused) this.host.respondersFull();
+    const settle = () => {
+      if (--this.inflight < this.maxConcurrent && this.host.respondersPaused) this.host.respondersBelowLimit();
+    };
+    result.then(
+      (value) => {
+        settle();
+        onValue(value);
+      },
+      (error: unknown) => {
+        settle();
+        onError(error);
+      },
+    );
+  }
+
+  private respondWithValue(command: Command<any, any>, tag: Uint8Array | undefined, value: unknown): void {
+    if (value instanceof TlsAnswer) {
+      this.host.answerStartTls(tag, value.options);
+      return;
+    }
+    if (value instanceof ProtocolSwitchAnswer) {
+      this.host.answerSwitch(tag, value.onSwitched);
+      return;
+    }
+    if (tag === undefined) return;
+    let frame: Frame;
+    try {
+      frame = command.encodeAnswerParts(tag, (value ?? {}) as never, ZERO_COPY_ABOVE);
+    } catch (error) {
+      if (error instanceof ValueTooLongError || error instanceof KeyTooLongError) {
+        // Twisted cannot serialise the answer either: it logs and drops the connection, unanswered.
+        this.host.dropConnection(error, true);
+        return;
+      }
+      this.respondWithError(undefined, tag, error);
+      return;
+    }
+    this.host.sendAnswer(frame);
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}

@@ -1,0 +1,25 @@
+/**
+ * The worker side of the master/worker protocol: `ampstate/worker`. A `WorkerSession` connects to a
+ * master, logs in and runs the commands it is sent; `runWorkerDaemon` is the `ampstate worker`
+ * process around it (password file, `info/` files, signals, exit codes). See docs/master-worker-protocol.md.
+ */
+export {
+  WorkerSession,
+  DEFAULT_TRANSFER_WINDOW,
+  type SessionClock,
+  type WorkerSessionNotice,
+  type WorkerSessionOptions,
+  type WorkerSessionState,
+  type WorkerSessionStopReason,
+} from './session.js';
+export {
+  runWorkerDaemon,
+  readPasswordFile,
+  ensureInfoFiles,
+  WORKER_EXIT,
+  WorkerConfigError,
+  type WorkerDaemonOptions,
+} from './daemon.js';
+export { ampstateVersion } from './version.js';
+/** The command implementations (`shell`, `stat`, `upload_file`, …), for running them without a master. */
+export * as commandImplementations from './commands/index.js';
