@@ -1,9 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
-import type { AmpBox } from '../codec/box.js';
+import { ANSWER, type AmpBox } from '../codec/box.js';
 import { encodeBox } from '../codec/encode-box.js';
-import { ANSWER } from '../codec/box.js';
 import type { ArgumentsOf, Command, ResponseOf } from '../codec/command.js';
 import { ConnectionLostError, OnlyOneTLSError, ProtocolSwitchedError } from '../codec/errors.js';
 import { StartTLS } from '../codec/protocols/start-tls.js';
@@ -14,6 +13,7 @@ import type { TransportReceiver } from '../machines/protocol-switch.js';
 import { BoxTransport } from './amp/box-transport.js';
 import {
   outgoingGate,
+  refusal,
   startControlMachines,
   type ControlEffects,
   type ControlMachineLogic,
@@ -22,7 +22,7 @@ import {
 import { BoxDispatcher, replyError, type CallOptions } from './amp/dispatcher.js';
 import { ResponderRunner } from './amp/responder-runner.js';
 import { tlsSettingsFor } from './amp/tls-upgrade.js';
-import { describeAddress } from './describe-address.js';
+import { describeEnds } from './describe-address.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { inspectorFromEnvironment } from './pino-inspector.js';
 import { ResponderTable } from './responders.js';
@@ -123,11 +123,8 @@ export class AmpConnection {
       onTlsStarted: () => this.toConnection({ type: 'tlsStarted' }),
       onHandshake: (error) =>
         this.control.startTls.send(error === undefined ? { type: 'handshakeDone' } : { type: 'handshakeFailed', error }),
-      onError: (error) =>
-        this.toConnection({
-          type: 'transportError',
-          error: new ConnectionLostError(`connection lost: ${error.message}`, { cause: error }),
-        }),
+      onError: (cause) =>
+        this.toConnection({ type: 'transportError', error: new ConnectionLostError(`connection lost: ${cause.message}`, { cause }) }),
       onClose: (peerSilentSinceTls) => this.toConnection({ type: 'transportClosed', peerSilentSinceTls }),
     });
     this.dispatcher = new BoxDispatcher(
@@ -177,13 +174,8 @@ export class AmpConnection {
 
   /** The control machines, for inspection and model-based tests. */
   get machines(): Readonly<Record<string, Actor<AnyActorLogic>>> {
-    const machines: Record<string, Actor<AnyActorLogic>> = {
-      connection: this.control.connection,
-      requests: this.dispatcher.machine,
-      startTls: this.control.startTls,
-      protocolSwitch: this.control.protocolSwitch,
-      inputFlow: this.control.inputFlow,
-    };
+    const { connection, startTls, protocolSwitch, inputFlow } = this.control;
+    const machines: Record<string, Actor<AnyActorLogic>> = { connection, requests: this.dispatcher.machine, startTls, protocolSwitch, inputFlow };
     if (this.framing !== undefined) machines.framing = this.framing;
     return machines;
   }
@@ -197,15 +189,11 @@ export class AmpConnection {
   }
 
   get peerCertificate(): PeerCertificate | undefined {
-    const certificate = this.transport.secure?.getPeerCertificate();
-    return certificate === undefined || Object.keys(certificate).length === 0 ? undefined : certificate;
+    return this.transport.peerCertificate;
   }
 
   get hostCertificate(): PeerCertificate | undefined {
-    const certificate = this.transport.secure?.getCertificate();
-    return certificate === null || certificate === undefined || Object.keys(certificate).length === 0
-      ? undefined
-      : (certificate as PeerCertificate);
+    return this.transport.hostCertificate;
   }
 
   /**
@@ -232,7 +220,7 @@ export class AmpConnection {
   async startTLS(options: TlsOptions = {}): Promise<PeerCertificate | undefined> {
     const machine = this.control.startTls;
     // Twisted sends a second StartTLS and then raises, wedging the connection; refusing first is kinder.
-    if (!machine.getSnapshot().can({ type: 'requested' })) throw new OnlyOneTLSError();
+    if (!machine.getSnapshot().can({ type: 'requested' })) throw refusal(machine, 'requested', new OnlyOneTLSError());
     if (this.transport.gate === 'locked') throw new ProtocolSwitchedError();
     machine.send({ type: 'requested' });
     let settings: TlsOptions;
@@ -267,7 +255,7 @@ export class AmpConnection {
    */
   switchProtocol<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>): Promise<Duplex> {
     const machine = this.control.protocolSwitch;
-    if (!machine.getSnapshot().can({ type: 'requested' })) return Promise.reject(new ProtocolSwitchedError());
+    if (!machine.getSnapshot().can({ type: 'requested' })) return Promise.reject(refusal(machine, 'requested', new ProtocolSwitchedError()));
     return new Promise((resolve, reject) => {
       const tag = this.dispatcher.nextTag();
       this.transport.sendRequest(command.encodeRequest(tag.toString(16), args));
@@ -324,7 +312,7 @@ export class AmpConnection {
   private answerStartTls(tag: Uint8Array | undefined, options: TlsOptions): void {
     const machine = this.control.startTls;
     if (!machine.getSnapshot().can({ type: 'asked' })) {
-      this.runner.respondWithError(undefined, tag, new OnlyOneTLSError());
+      this.runner.respondWithError(undefined, tag, refusal(machine, 'asked', new OnlyOneTLSError()));
       return;
     }
     machine.send({ type: 'asked' });
@@ -344,7 +332,7 @@ export class AmpConnection {
   private answerSwitch(tag: Uint8Array | undefined, receiver: TransportReceiver): void {
     const machine = this.control.protocolSwitch;
     if (!machine.getSnapshot().can({ type: 'responded', receiver })) {
-      this.runner.respondWithError(undefined, tag, new ProtocolSwitchedError());
+      this.runner.respondWithError(undefined, tag, refusal(machine, 'responded', new ProtocolSwitchedError()));
       return;
     }
     if (tag !== undefined) this.transport.sendAnswer(encodeBox({ [ANSWER]: tag }));
@@ -368,14 +356,7 @@ export class AmpConnection {
   private effects(): ControlEffects {
     return {
       announceOpen: () => {
-        const socket = this.transport.current as Partial<import('node:net').Socket>;
-        const peer =
-          socket.remoteAddress === undefined
-            ? undefined
-            : { address: socket.remoteAddress, port: socket.remotePort ?? 0, family: socket.remoteFamily ?? '' };
-        this.logger.info(
-          `${this.className} connection established (HOST:${describeAddress(socket.address?.())} PEER:${describeAddress(peer)})`,
-        );
+        this.logger.info(`${this.className} connection established (${describeEnds(this.transport.current)})`);
         this.eventsSubject.next({ type: 'open' });
       },
       endTransport: () => this.transport.end(),
@@ -390,7 +371,6 @@ export class AmpConnection {
         this.resolveClosed(reason);
       },
       beginHandshake: (settings) => this.transport.upgradeToTls(settings),
-      releaseHeldBoxes: () => this.transport.releaseHeld(),
       announceSecure: () => {
         this.eventsSubject.next({ type: 'tls', peerCertificate: this.peerCertificate });
         this.tlsAsker?.resolve(this.peerCertificate);
@@ -415,3 +395,4 @@ export class AmpConnection {
     };
   }
 }
+

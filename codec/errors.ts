@@ -177,6 +177,18 @@ export class OnlyOneTLSError extends AmpStateError {
   }
 }
 
+/** A control machine would not take the event an operation needs, in the state it is in. */
+export class EventRefusedError extends AmpStateError {
+  override readonly code = 'AMP_ERR_EVENT_REFUSED';
+  constructor(
+    readonly machine: string,
+    readonly state: string,
+    readonly event: string,
+  ) {
+    super(`the ${machine} machine, in state ${state}, refuses ${event}`);
+  }
+}
+
 /** The connection closed right after TLS started: the peer most likely rejected our certificate. */
 export class PeerVerifyError extends AmpStateError {
   override readonly code = 'AMP_ERR_PEER_VERIFY';

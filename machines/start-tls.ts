@@ -4,7 +4,8 @@ import { setup } from 'xstate';
  * StartTLS on one side (docs/amp-protocol.md §4). The asking side sends the request in plaintext
  * and holds every later box until TLS is up; the answering side prepares its certificate, writes
  * its answer in plaintext and turns to TLS straight after. Boxes sent while anything is pending
- * wait for the handshake, so nothing after the exchange leaves in plaintext. An error answer wedges
+ * wait for the handshake (the actor holds them while the machine is in any state but `plain` and
+ * `secure`), so nothing after the exchange leaves in plaintext. An error answer wedges
  * the asker: held boxes are never sent, as in Twisted. Only one StartTLS per connection: the actor
  * asks `can()` before it sends or answers one.
  */
@@ -26,7 +27,6 @@ export const startTlsMachine = setup({
   actions: {
     // Side effects, supplied by the actor through `provide`.
     beginHandshake: () => {},
-    releaseHeldBoxes: () => {},
     announceSecure: () => {},
     announceFailure: () => {},
   },
@@ -56,7 +56,7 @@ export const startTlsMachine = setup({
     },
     handshaking: {
       on: {
-        handshakeDone: { target: 'secure', actions: ['releaseHeldBoxes', 'announceSecure'] },
+        handshakeDone: { target: 'secure', actions: 'announceSecure' },
         handshakeFailed: { target: 'failed', actions: 'announceFailure' },
       },
     },

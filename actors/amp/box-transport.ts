@@ -82,8 +82,16 @@ export class BoxTransport {
     return this.socket;
   }
 
-  get secure(): tls.TLSSocket | undefined {
-    return this.secureSocket;
+  get peerCertificate(): tls.PeerCertificate | undefined {
+    const certificate = this.secureSocket?.getPeerCertificate();
+    return certificate === undefined || Object.keys(certificate).length === 0 ? undefined : certificate;
+  }
+
+  get hostCertificate(): tls.PeerCertificate | undefined {
+    const certificate = this.secureSocket?.getCertificate();
+    return certificate === null || certificate === undefined || Object.keys(certificate).length === 0
+      ? undefined
+      : (certificate as tls.PeerCertificate);
   }
 
   /** The machines decided what outgoing boxes meet; once open again, what was held goes out. */
@@ -112,8 +120,7 @@ export class BoxTransport {
     if (!this.socket.writableEnded && !this.socket.destroyed) this.write(frame);
   }
 
-  /** Writes what was held for TLS, in order. */
-  releaseHeld(): void {
+  private releaseHeld(): void {
     const frames = this.held.splice(0);
     for (const frame of frames) this.write(frame);
   }

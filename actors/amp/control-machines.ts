@@ -1,4 +1,5 @@
-import { createActor, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
+import { EventRefusedError } from '../../codec/errors.js';
 import { connectionMachine } from '../../machines/connection.js';
 import { inputFlowMachine, type InputFlowEvent } from '../../machines/input-flow.js';
 import { protocolSwitchMachine, type TransportReceiver } from '../../machines/protocol-switch.js';
@@ -14,7 +15,6 @@ export interface ControlEffects {
   destroyTransport(): void;
   announceClosed(reason: Error): void;
   beginHandshake(settings: TlsOptions): void;
-  releaseHeldBoxes(): void;
   announceSecure(): void;
   announceTlsFailure(error: Error): void;
   handOver(receiver: TransportReceiver): void;
@@ -60,7 +60,6 @@ export function startControlMachines(effects: ControlEffects, inspect: Inspect, 
       beginHandshake: ({ event }) => {
         if (event.type === 'answered' || event.type === 'responded') effects.beginHandshake(event.tls as TlsOptions);
       },
-      releaseHeldBoxes: () => effects.releaseHeldBoxes(),
       announceSecure: () => effects.announceSecure(),
       announceFailure: ({ event }) => {
         if (event.type === 'handshakeFailed') effects.announceTlsFailure(event.error);
@@ -99,4 +98,15 @@ export function outgoingGate(machines: ControlMachines): OutgoingGate {
   if (connection.matches('closing') || connection.matches('closed')) return 'closed';
   const tls = machines.startTls.getSnapshot();
   return tls.matches('plain') || tls.matches('secure') ? 'open' : 'held';
+}
+
+/**
+ * Why a machine refused: the protocol's own error when the phase is over (a second StartTLS, a
+ * switched connection), or a plain refusal when the machine still stands at its start.
+ */
+export function refusal(actor: Actor<AnyActorLogic>, event: string, protocolError: Error): Error {
+  const snapshot = actor.getSnapshot() as { value: unknown; machine?: { id: string; config: { initial?: unknown } } };
+  const initial = snapshot.machine?.config.initial;
+  if (snapshot.value !== initial) return protocolError;
+  return new EventRefusedError(snapshot.machine?.id ?? 'control', String(snapshot.value), event);
 }

@@ -4,7 +4,7 @@
  * {@link MasterConnection} per worker. What it shares with the msgpack listener (registrations,
  * refusals before login, admission, the registry of attached workers) is {@link WorkerAdmission}.
  *
- * Login rules (spec §4, §6): until Login succeeds nothing else is answered but with "Worker not
+ * Login rules (docs/master-worker-protocol.md §4, §6): until Login succeeds nothing else is answered but with "Worker not
  * authenticated.", and the master sends nothing. Passwords are compared in constant time over
  * their SHA-256 (an unknown name costs the same as a wrong password and gets the same answer).
  */

@@ -1,5 +1,5 @@
 /**
- * Flow control (issue 3, item 4; spec §6): a peer that does not read our answers, or a responder
+ * Flow control (docs/amp-protocol.md §6): a peer that does not read our answers, or a responder
  * that never finishes, must make our side stop reading (backpressure travels back to the peer
  * through TCP) instead of buffering without bound. Each scenario runs twice: with the limits, and
  * with the limits set to Infinity to measure how far the buffering would otherwise go (the flood is

@@ -142,7 +142,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
   });
 
   it('starttls asked by the TCP server: we still act as TLS server, Twisted (TCP client) as TLS client', async () => {
-    // Twisted #5690: the TLS role follows the TCP role, not who asked. Our server asks as soon as
+    // Twisted ticket #5690: the TLS role follows the TCP role, not who asked. Our server asks as soon as
     // the Twisted client connects, while that client runs its Delay scenario.
     const tlsOptions = { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), ca: readFileSync(certs.ca) };
     const asked = new Promise<string | undefined>((resolve, reject) => {

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeWithPeer } from '../support/describe-with-peer.js';
-import { AmpConnection, type AmpConnectionEvent } from '../../actors/amp-connection.js';
+import { AmpConnection, type AmpConnectionEvent, type AmpConnectionOptions } from '../../actors/amp-connection.js';
 import { responders, startTlsWith, switchProtocol } from '../../actors/responders.js';
 import type { TlsOptions } from '../../actors/tls-options.js';
 import { DateTimeValue, DecimalValue } from '../../codec/index.js';
@@ -234,7 +234,14 @@ export function hostCommonName(connection: AmpConnection): string {
  * PingCount per connection, Types echo, Echo, Delay (setTimeout), WhoAmI (peer CN), Switch (byte
  * echo) and StartTLS with the given certificate/CA.
  */
-export async function startTsServer(options: { readonly tls?: TlsOptions; readonly onConnection?: (entry: ServerConnection) => void } = {}): Promise<TsServer> {
+export async function startTsServer(
+  options: {
+    readonly tls?: TlsOptions;
+    readonly onConnection?: (entry: ServerConnection) => void;
+    /** Other control machine definitions, to show that the machines decide what Twisted sees. */
+    readonly machines?: AmpConnectionOptions['machines'];
+  } = {},
+): Promise<TsServer> {
   const connections: ServerConnection[] = [];
   const waiting: ((entry: ServerConnection) => void)[] = [];
   const server = net.createServer((socket) => {
@@ -267,7 +274,7 @@ export async function startTsServer(options: { readonly tls?: TlsOptions; readon
     // without options the built-in responder uses a temporary self-signed certificate.
     const tls = options.tls;
     if (tls !== undefined) table.on(StartTLS, () => startTlsWith(tls));
-    const connection = new AmpConnection(socket, { role: 'server', responders: table, name: 'PeerAMP' });
+    const connection = new AmpConnection(socket, { role: 'server', responders: table, name: 'PeerAMP', machines: options.machines });
     entry = { connection, socket, typesReceived: [], eventTimes: { open: performance.now() }, pings: 0, pingTotal: 0 };
     connection.events$.subscribe((event) => {
       entry.eventTimes[event.type] = performance.now();

@@ -1,6 +1,6 @@
 /**
  * ampstate as the caller, real Twisted 22.4 (test/python/amp_peer.py server) as the responder.
- * Every expectation is Twisted's documented behaviour (spec amp-protocol.md, test/python/README.md).
+ * Every expectation is Twisted's documented behaviour (docs/amp-protocol.md, test/python/README.md).
  */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';

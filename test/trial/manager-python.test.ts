@@ -225,7 +225,8 @@ describeWithTwisted('trial manager → stock Twisted workers', () => {
       expect(failing.out.endsWith('FAILED (failures=1)\n')).toBe(true);
       const broken = await run(['-j', '1', '--python', '/nonexistent/python3', 'x']);
       expect(broken.code).toBe(2);
-      expect(broken.err).toMatch(/^ampstate trial: cannot use \/nonexistent\/python3 for trial workers/);
+      expect(broken.err).toMatch(/^ampstate trial: cannot use \/nonexistent\/python3 for trial: .*--python PATH or set AMPSTATE_PYTHON/);
+      expect(broken.err.trim().split('\n')).toHaveLength(1);
     } finally {
       if (previous === undefined) delete process.env.PYTHONPATH;
       else process.env.PYTHONPATH = previous;
