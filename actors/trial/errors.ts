@@ -26,6 +26,14 @@ export class TestListingError extends TrialError {
 }
 
 /** A worker process could not be started (its executable is missing or not executable, …). */
+/** `run()` was called a second time: a manager runs one suite once. */
+export class ManagerAlreadyRanError extends TrialError {
+  override readonly code = 'TRIAL_ERR_ALREADY_RAN';
+  constructor() {
+    super('a TrialManager runs once; make a new one for another run');
+  }
+}
+
 export class WorkerSpawnError extends TrialError {
   override readonly code = 'TRIAL_ERR_SPAWN';
   constructor(

@@ -7,7 +7,7 @@ import type { Inspector } from '../amp-connection.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { compiledAsset } from './assets.js';
 import { control, type DroppedEventHandler } from './control.js';
-import { SYNTHETIC_ERROR_CLASSES } from './errors.js';
+import { ManagerAlreadyRanError, SYNTHETIC_ERROR_CLASSES } from './errors.js';
 import { listNodeTests } from './node-tests.js';
 import { listPythonTests, probePython, workerEnvironment } from './python-env.js';
 import { TrialTreeReporter } from './reporter.js';
@@ -120,7 +120,7 @@ export class TrialManager {
   }
 
   async run(): Promise<TrialSummary> {
-    if (this.started) throw new Error('a TrialManager runs once');
+    if (this.started) throw new ManagerAlreadyRanError();
     this.started = true;
     const options = this.options;
     const cwd = resolve(options.cwd ?? process.cwd());

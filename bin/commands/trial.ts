@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AmpStateError } from '../../codec/errors.js';
 import { TwistedNotFoundError } from '../../actors/trial/errors.js';
 import { TrialManager } from '../../actors/trial/manager.js';
@@ -26,7 +26,7 @@ interface TrialCommandOptions {
 
 function positiveInteger(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new Error(`expected a positive integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
   return number;
 }
 

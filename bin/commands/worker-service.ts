@@ -8,7 +8,7 @@
  * `systemctl is-active`, stale pidfile included).
  */
 import { realpathSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogDestination, currentLogFormat } from '../../actors/logger.js';
 import { ensureInfoFiles } from '../../actors/worker/daemon.js';
 import { parseClientEndpoint } from '../../actors/endpoint.js';
@@ -135,7 +135,7 @@ function status(basedir: string): void {
 
 function seconds(text: string): number {
   const value = Number(text);
-  if (!(value > 0)) throw new Error(`expected a positive number of seconds, got ${JSON.stringify(text)}`);
+  if (!(value > 0)) throw new InvalidArgumentError(`expected a positive number of seconds, got ${JSON.stringify(text)}`);
   return value;
 }
 

@@ -3,43 +3,20 @@
  * CLI in dist/, built by `npm test`/`npx tsc -p .`), against the real Twisted server of
  * test/python/amp_peer.py, plus a raw TCP capture for the exact fire-and-forget bytes.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { AMPSTATE_BIN, runCli, type CliRun } from '../support/run-cli.js';
 import { type PythonServer, closedPort, describeInterop, startPythonServer, withTimeout } from '../interop/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = `${ROOT}bin/ampstate.js`;
 const CLI = `${ROOT}dist/bin/cli.js`;
 
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly elapsedMs: number;
-}
 
 /** Runs the CLI with the user's default log level (the test runner's `silent` is removed). */
 function ampstate(args: readonly string[], options: { onSpawn?: () => void } = {}): Promise<CliRun> {
-  const env = { ...process.env };
-  delete env.AMPSTATE_LOG_LEVEL;
-  const started = performance.now();
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  options.onSpawn?.();
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, elapsedMs: performance.now() - started });
-    });
-  });
+  return runCli(AMPSTATE_BIN, args, options);
 }
 
 describeInterop('ampstate call against a Twisted server', () => {

@@ -10,35 +10,15 @@ import { join } from 'node:path';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AMPSTATE_BIN, runCli, type CliRun } from '../support/run-cli.js';
 import { type PythonServer, describeInterop, startPythonServer } from '../interop/support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = `${ROOT}bin/ampstate.js`;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /** Runs the CLI with the user's default log level (the test runner's `silent` is removed). */
-function ampstate(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const environment = { ...process.env, ...env };
-  delete environment.AMPSTATE_LOG_LEVEL;
-  for (const [key, value] of Object.entries(env)) if (value === undefined) delete environment[key];
-  const child = spawn(process.execPath, [BIN, ...args], { env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function ampstate(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runCli(AMPSTATE_BIN, args, { env });
 }
 
 /** A TCP server that takes boxes and answers nothing: enough for `call --fire` to make machines. */
@@ -64,13 +44,13 @@ describe('ampstate CLI manners', () => {
 
   it('ends quietly when the reader of stdout goes away (EPIPE), without a stack', async () => {
     // `ampstate machines --format json | head -c 1`, as a race-free test.
-    const run = await new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'machines', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [AMPSTATE_BIN, 'machines', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
       // The reader is gone before the first write: every write fails with EPIPE.
       child.stdout.destroy();
-      child.once('close', (code) => resolve({ code, stdout: '', stderr }));
+      child.once('close', (code) => resolve({ code, stderr }));
     });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -104,12 +84,7 @@ describe('ampstate CLI manners', () => {
     const directory = mkdtempSync(join(tmpdir(), 'ampstate-cli-'));
     try {
       for (const env of [{ AMPSTATE_PYTHON: '/nonexistent/python' }, { AMPSTATE_PYTHON: '/bin/false' }]) {
-        const run = await new Promise<Run>((resolve) => {
-          const child = spawn(process.execPath, [BIN, 'trial', 'some.tests'], { cwd: directory, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-          let stderr = '';
-          child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-          child.once('close', (code) => resolve({ code, stdout: '', stderr }));
-        });
+        const run = await runCli(AMPSTATE_BIN, ['trial', 'some.tests'], { cwd: directory, env: { ...env, AMPSTATE_LOG_LEVEL: process.env.AMPSTATE_LOG_LEVEL } });
         expect(run.code).toBe(2);
         expect(run.stderr.trim().split('\n')).toHaveLength(1);
         expect(run.stderr).toContain('--python');

@@ -39,3 +39,14 @@ export function show(value: unknown): string {
     return v;
   });
 }
+
+/** Buffers compare by content, value classes by their wire text (for `toEqual`, where NaN equals NaN). */
+export function normalise(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return { bytes: value.toString('hex') };
+  if (value instanceof DateTimeValue || value instanceof DecimalValue) return { text: value.toString() };
+  if (Array.isArray(value)) return value.map(normalise);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)]));
+  }
+  return value;
+}

@@ -3,6 +3,8 @@
  * exactly those bytes, and decoding those bytes gives the values back.
  */
 import { describe, expect, it } from 'vitest';
+import { normalise } from './equality.js';
+import { decodeOne, text } from '../support/decode-one.js';
 import {
   ASK,
   BoxDecoder,
@@ -12,7 +14,6 @@ import {
   amp,
   encodeErrorReply,
   pythonBytesRepr,
-  type AmpBox,
   type Command,
 } from '../../codec/index.js';
 import * as trial from '../../codec/protocols/trial-commands.js';
@@ -20,18 +21,7 @@ import { Hello, Ping, Types } from '../fixtures/commands.js';
 
 const hex = (text: string) => Buffer.from(text, 'hex');
 
-function decodeOne(bytes: Buffer): AmpBox {
-  const boxes: AmpBox[] = [];
-  const decoder = new BoxDecoder({ onBox: (box) => boxes.push(box), onError: (error) => { throw error; } });
-  decoder.push(bytes);
-  expect(boxes).toHaveLength(1);
-  expect(decoder.bufferedLength).toBe(0);
-  return boxes[0]!;
-}
 
-function text(box: AmpBox, key: string): string | undefined {
-  return box.get(key)?.toString('utf8');
-}
 
 interface RequestVector {
   id: string;
@@ -189,16 +179,6 @@ describe('value-only vectors (§8.4)', () => {
   });
 });
 
-/** Buffers compare by content, value classes by their wire text. */
-function normalise(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return { bytes: value.toString('hex') };
-  if (value instanceof DateTimeValue || value instanceof DecimalValue) return { text: value.toString() };
-  if (Array.isArray(value)) return value.map(normalise);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)]));
-  }
-  return value;
-}
 
 describe('wire names', () => {
   it('are the schema keys; Twisted responders see them renamed', async () => {

@@ -5,6 +5,8 @@
  * the documents that makes them disagree fails here.
  */
 import { describe, expect, it } from 'vitest';
+import { normalise } from '../codec/equality.js';
+import { decodeOne, text } from '../support/decode-one.js';
 import {
   ANSWER,
   ASK,
@@ -19,7 +21,6 @@ import {
   Optional,
   amp,
   encodeErrorReply,
-  type AmpBox,
   type AmpType,
   type Command,
   type Schema,
@@ -71,29 +72,8 @@ function reviveFields(schema: Schema, json: Record<string, unknown>): Record<str
   );
 }
 
-/** Buffers compare by content, value classes by their wire text; NaN equals NaN in toEqual. */
-function normalise(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return { bytes: value.toString('hex') };
-  if (value instanceof DateTimeValue || value instanceof DecimalValue) return { text: value.toString() };
-  if (Array.isArray(value)) return value.map(normalise);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)]));
-  }
-  return value;
-}
 
-function decodeOne(bytes: Buffer): AmpBox {
-  const boxes: AmpBox[] = [];
-  const decoder = new BoxDecoder({ onBox: (box) => boxes.push(box), onError: (error) => { throw error; } });
-  decoder.push(bytes);
-  expect(boxes).toHaveLength(1);
-  expect(decoder.bufferedLength).toBe(0);
-  return boxes[0]!;
-}
 
-function text(box: AmpBox, key: string): string | undefined {
-  return box.get(key)?.toString('utf8');
-}
 
 function checkBoxVector(vector: BoxVector, command: AnyCommand | undefined): void {
   const bytes = Buffer.from(vector.hex, 'hex');

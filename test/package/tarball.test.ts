@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STRICT_CONSUMER_OPTIONS } from '../support/strict-consumer.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -139,16 +140,7 @@ describe('the npm package, installed from its tarball into a fresh project', () 
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          skipLibCheck: false,
-          types: ['node'],
-          outDir: 'out',
-        },
+        compilerOptions: STRICT_CONSUMER_OPTIONS,
       }),
     );
     for (const [name, { source }] of Object.entries(programs)) {

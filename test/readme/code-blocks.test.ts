@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STRICT_CONSUMER_OPTIONS } from '../support/strict-consumer.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -86,18 +87,7 @@ describe('README TypeScript blocks', () => {
     writeFileSync(
       join(directory, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'es2022',
-          strict: true,
-          noUncheckedIndexedAccess: true,
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(REPO, 'node_modules', '@types')],
-          rootDir: '.',
-          outDir: 'out',
-        },
+        compilerOptions: { ...STRICT_CONSUMER_OPTIONS, typeRoots: [join(REPO, 'node_modules', '@types')], rootDir: '.' },
         include: ['*.mts'],
       }),
     );

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../support/run-cli.js';
 import {
   BUILDER_DIR,
   CLI,
@@ -22,27 +23,9 @@ import {
   waitGone,
 } from '../integration/harness.js';
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
-function ampstate(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.end(options.input ?? '');
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function ampstate(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  return runCli(CLI, args, options);
 }
 
 const NAME = 'svc-worker';
@@ -73,7 +56,7 @@ afterEach(async () => {
   removeDir(root);
 });
 
-async function create(endpoint: string, extra: readonly string[] = [], env?: NodeJS.ProcessEnv): Promise<Run> {
+async function create(endpoint: string, extra: readonly string[] = [], env?: NodeJS.ProcessEnv): Promise<CliRun> {
   return ampstate(['worker', 'create', basedir, endpoint, NAME, '--password-stdin', ...extra], { input: `${PASSWORD}\n`, env });
 }
 
