@@ -54,6 +54,8 @@ export class BoxDispatcher {
   private tagCounter = 0;
   /** Set only by the requests machine, on entering `closed`: new calls fail at once with it. */
   private refusedWith: Error | undefined;
+  /** A check that the table is still empty is due once the event loop turns. */
+  private emptyCheckDue = false;
 
   constructor(
     private readonly host: DispatcherHost,
@@ -119,9 +121,8 @@ export class BoxDispatcher {
     if (this.refusedWith !== undefined) return Promise.reject(this.refusedWith);
     return new Promise((resolve, reject) => {
       const pending: PendingCall = { command, resolve, reject, onReply };
-      const wasEmpty = this.outstanding.size === 0;
       this.outstanding.set(tag, pending);
-      if (wasEmpty) this.machine.send(NON_EMPTY);
+      if (this.machine.getSnapshot().value === 'idle') this.machine.send(NON_EMPTY);
       const timeoutMs = options?.timeoutMs;
       if (timeoutMs !== undefined) {
         pending.timer = setTimeout(() => {
@@ -154,7 +155,10 @@ export class BoxDispatcher {
       return;
     }
     this.outstanding.delete(tag);
-    if (this.outstanding.size === 0) this.machine.send(EMPTY);
+    if (this.outstanding.size === 0 && !this.emptyCheckDue) {
+      this.emptyCheckDue = true;
+      setImmediate(this.checkEmpty);
+    }
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     if (pending.abandoned) return;
     if (pending.onReply !== undefined) {
@@ -175,6 +179,16 @@ export class BoxDispatcher {
       pending.reject(error as Error);
     }
   }
+
+  /**
+   * The table counts as empty only if it still is once the event loop turns: a caller that makes
+   * its next call as soon as the last one is answered (sequential calls) then costs the machine
+   * no event at all.
+   */
+  private readonly checkEmpty = (): void => {
+    this.emptyCheckDue = false;
+    if (this.outstanding.size === 0 && this.machine.getSnapshot().value === 'awaiting') this.machine.send(EMPTY);
+  };
 
   private failAll(reason: Error): void {
     const pending = [...this.outstanding.values()];
