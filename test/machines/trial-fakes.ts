@@ -10,15 +10,15 @@
  *   the test when fd 3 reached EOF (the manager closed it), and exits 0 when the test ends that socket.
  *   Killing it (by pid) is a crash.
  */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { AmpConnection } from '../../actors/amp-connection.js';
 import { responders } from '../../actors/responders.js';
 import { AddSuccess, Run, Start } from '../../codec/protocols/trial-commands.js';
 import { deferred, type Deferred } from './gated-pair.js';
+import { temporaryDirectory } from '../support/temp-directory.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -140,7 +140,7 @@ export class FakeHub {
   private readonly controls = new Map<number, Socket>();
 
   private constructor() {
-    this.directory = mkdtempSync(join(tmpdir(), 'ampstate-trial-model-'));
+    this.directory = temporaryDirectory('ampstate-trial-model-');
     this.script = join(this.directory, 'fake-process.mjs');
     writeFileSync(this.script, SCRIPT);
     chmodSync(this.script, 0o755);

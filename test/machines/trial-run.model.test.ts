@@ -22,8 +22,7 @@
  * agree, and the context (runs, test, directory, silent Runs) must match what the actor did. No
  * actor may send its machine a control event it cannot take (control.ts's `onDropped`).
  */
-import { mkdtempSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot } from 'xstate';
@@ -40,10 +39,11 @@ import { trialRunMachine, type TrialRunContext, type TrialRunEvent } from '../..
 import { deferred, type Deferred } from './gated-pair.js';
 import { eventLabel, eventually, modelPaths, uncoveredTransitions, type ModelPath, type ModelStep } from './model-paths.js';
 import { FakeHub, silent } from './trial-fakes.js';
+import { temporaryDirectory } from '../support/temp-directory.js';
 
 const DIRS = {
-  A: realpathSync(mkdtempSync(join(tmpdir(), 'ampstate-run-a-'))),
-  B: realpathSync(mkdtempSync(join(tmpdir(), 'ampstate-run-b-'))),
+  A: realpathSync(temporaryDirectory('ampstate-run-a-')),
+  B: realpathSync(temporaryDirectory('ampstate-run-b-')),
 };
 type Dir = keyof typeof DIRS;
 
@@ -244,7 +244,7 @@ function feasibleForProcess(path: ModelPath<TrialRunEvent>): boolean {
 const processPaths = modelPaths(trialRunMachine, ALL_EVENTS, options).filter(feasibleForProcess);
 
 async function processSubject(hub: FakeHub) {
-  const root = mkdtempSync(join(tmpdir(), 'ampstate-run-wp-'));
+  const root = temporaryDirectory('ampstate-run-wp-');
   const dropped: DroppedControlEvent[] = [];
   const wp = new WorkerProcess({
     onDroppedEvent: (event) => dropped.push(event),

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractCodeBlocks } from '../support/readme-blocks.js';
 import { STRICT_CONSUMER_OPTIONS } from '../support/strict-consumer.js';
 
 const run = promisify(execFile);
@@ -107,6 +108,15 @@ let work: string;
 let project: string;
 let tarball: string;
 
+/**
+ * The README's TypeScript examples, as a user copies them into a project that has only the tarball:
+ * all must type-check there; those that are whole programs on loopback also run (the trial one
+ * needs Debian's Twisted, and compile-only blocks are fragments or servers that run until stopped).
+ */
+const readmeExamples = extractCodeBlocks(readFileSync(join(REPO, 'README.md'), 'utf8')).filter((block) => block.language === 'ts');
+const runnable = (code: string, directive: string | undefined) =>
+  !(directive ?? '').startsWith('compile-only') && !code.includes("'ampstate/trial'");
+
 async function npm(args: readonly string[], cwd: string): Promise<string> {
   const { stdout } = await run('npm', [...args], { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } });
   return stdout;
@@ -146,6 +156,7 @@ describe('the npm package, installed from its tarball into a fresh project', () 
     for (const [name, { source }] of Object.entries(programs)) {
       for (const extension of ['mts', 'cts'] as const) writeFileSync(join(project, `${name}.${extension}`), source + CALL_MAIN[extension]);
     }
+    for (const block of readmeExamples) writeFileSync(join(project, `readme-${block.line}.mts`), block.code + '\n');
   }, SETUP_TIMEOUT_MS);
 
   afterAll(() => {
@@ -171,6 +182,14 @@ describe('the npm package, installed from its tarball into a fresh project', () 
         expect(stdout).toBe(prints);
       }, 30_000);
     }
+  }
+
+  for (const block of readmeExamples.filter((example) => runnable(example.code, example.directive))) {
+    it(`runs the README example at line ${block.line} from the installed package`, async () => {
+      const program = join(project, 'out', `readme-${block.line}.mjs`);
+      expect(existsSync(program), `${program} was not compiled`).toBe(true);
+      await run(process.execPath, [program], { cwd: project, timeout: 60_000, env: { ...process.env, AMPSTATE_LOG_LEVEL: 'silent' } });
+    }, 90_000);
   }
 
   it('ships the LICENSE and the CLI, and neither source maps nor tests, benchmarks or examples', () => {

@@ -20,40 +20,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractCodeBlocks, type CodeBlock } from '../support/readme-blocks.js';
 import { STRICT_CONSUMER_OPTIONS } from '../support/strict-consumer.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO, 'bin', 'ampstate.js');
 const manifest = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string; scripts: Record<string, string> };
-
-interface CodeBlock {
-  readonly language: string;
-  readonly code: string;
-  /** 1-based line of the opening fence. */
-  readonly line: number;
-  readonly directive: string | undefined;
-  readonly generated: boolean;
-}
-
-function extractCodeBlocks(markdown: string): CodeBlock[] {
-  const lines = markdown.split('\n');
-  const blocks: CodeBlock[] = [];
-  let generated = false;
-  for (let index = 0; index < lines.length; index++) {
-    const text = lines[index]!;
-    if (text.startsWith('<!-- machines:begin')) generated = true;
-    if (text.startsWith('<!-- machines:end')) generated = false;
-    const fence = /^```(\S*)\s*$/.exec(text);
-    if (fence === null) continue;
-    const end = lines.indexOf('```', index + 1);
-    if (end < 0) throw new Error(`README.md:${index + 1}: unclosed code block`);
-    const directive = /^<!-- test: (.*) -->$/.exec(lines[index - 1] ?? '')?.[1];
-    blocks.push({ language: fence[1]!, code: lines.slice(index + 1, end).join('\n'), line: index + 1, directive, generated });
-    index = end;
-  }
-  return blocks;
-}
 
 const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
 const blocks = extractCodeBlocks(readme);

@@ -1,10 +1,10 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeWithPeer } from '../support/describe-with-peer.js';
+import { temporaryDirectory } from '../support/temp-directory.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(ROOT, 'test/trial/fixtures');
@@ -40,7 +40,7 @@ export function describeWithTwisted(name: string, body: () => void): void {
 
 /** A fresh directory for a run's cwd (its `_trial_temp` lands there). */
 export function freshDirectory(prefix = 'ampstate-trial-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return temporaryDirectory(prefix);
 }
 
 export interface ProcessResult {
