@@ -50,11 +50,19 @@ export interface WorkerDaemonOptions {
   readonly inspect?: Inspector;
   /** Install SIGTERM/SIGINT handlers (default true). */
   readonly handleSignals?: boolean;
+  /**
+   * Stop, as on SIGTERM, when the process that started this one goes away without signalling it:
+   * `npx` forwards a kill to its shell only, which leaves the worker behind (default false).
+   */
+  readonly stopWhenOrphaned?: boolean;
   /** Extra session options (tests). */
   readonly session?: Partial<WorkerSessionOptions>;
   /** Called with the session once it started. */
   readonly onSession?: (session: WorkerSession) => void;
 }
+
+/** How often a worker that should stop when orphaned looks at its parent. */
+const ORPHAN_CHECK_MS = 1000;
 
 /** The password is the file's text without one trailing newline, as editors leave one. */
 export async function readPasswordFile(path: string, logger?: Logger): Promise<string> {
@@ -149,6 +157,14 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
+  const startedBy = process.ppid;
+  const orphanWatch = options.stopWhenOrphaned
+    ? setInterval(() => {
+        if (process.ppid === startedBy) return;
+        logger.info({ parent: startedBy }, 'the process that started this worker is gone: killing running commands and disconnecting');
+        void session.stop('stopped');
+      }, ORPHAN_CHECK_MS).unref()
+    : undefined;
   try {
     session.start();
     options.onSession?.(session);
@@ -159,6 +175,7 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
     }
     return WORKER_EXIT.ok;
   } finally {
+    clearInterval(orphanWatch);
     if (handleSignals) {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);

@@ -91,6 +91,7 @@ export function registerWorkerCommand(program: Command): void {
         hostDescription: options.hostDescription,
         logger,
         inspect: tracingRequested(options) ? createPinoInspector(logger) : undefined,
+        stopWhenOrphaned: true,
       });
       process.exitCode = code;
       // Everything is closed by now; a stray handle (a helper the kill could not reach) must not

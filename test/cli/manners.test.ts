@@ -96,6 +96,35 @@ describe('ampstate CLI manners', () => {
     }
   });
 
+  it('a foreground worker stops when its parent dies without signalling it, as `npx` leaves it', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'ampstate-orphan-'));
+    try {
+      writeFileSync(join(directory, 'pw'), 'secret\n');
+      const worker = `"${process.execPath}" "${AMPSTATE_BIN}" worker --master tcp:127.0.0.1:1 --name w --password-file pw --basedir wb`;
+      // The shell prints the worker's pid and waits for it, as npm exec's shell does.
+      const shell = spawn('sh', ['-c', `${worker} >/dev/null 2>&1 & echo $!; wait`], { cwd: directory, stdio: ['ignore', 'pipe', 'ignore'] });
+      const pid = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))));
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(alive()).toBe(true);
+      shell.kill('SIGKILL');
+      const deadline = Date.now() + 10_000;
+      while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      const stillAlive = alive();
+      if (stillAlive) process.kill(pid, 'SIGKILL');
+      expect(stillAlive).toBe(false);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 20_000);
+
   it('refuses bad typed values before connecting (exit 2, one line)', async () => {
     for (const field of ['n:int=abc', 'n:bool=maybe', 'n:json=[1,', 'n:nosuch=1', 'n:datetime=yesterday']) {
       const run = await ampstate(['call', 'tcp:127.0.0.1:1', 'Ping', field]);

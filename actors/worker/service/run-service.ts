@@ -77,6 +77,8 @@ export async function runWorkerService(basedirArgument: string, options: RunServ
       logger,
       inspect: options.traceMachines ? createPinoInspector(logger) : undefined,
       onSession: () => report({ type: 'started', pid: process.pid }),
+      // A detached daemon outlives the `start` that spawned it; in the foreground, the parent's end is ours.
+      stopWhenOrphaned: process.send === undefined,
     });
     if (code !== WORKER_EXIT.ok) report({ type: 'failed', message: `the worker exited with status ${code}; see ${join(basedir, LOG_FILE)}` });
     return code;
