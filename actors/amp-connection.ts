@@ -318,6 +318,8 @@ export class AmpConnection {
     machine.send({ type: 'asked' });
     tlsSettingsFor(this.role, options).then(
       (settings) => {
+        // The connection may have ended while the certificate was made: there is nobody to answer.
+        if (this.isClosed) return;
         if (tag !== undefined) this.transport.sendNow(encodeBox({ [ANSWER]: tag }));
         machine.send({ type: 'responded', tls: settings });
       },
