@@ -29,6 +29,8 @@ export {
   type ResponderContext,
 } from './actors/responders.js';
 export { connect, listen, ConnectError, type AmpServer, type ConnectOptions, type ListenOptions } from './actors/connect.js';
+export { DEFAULT_FIRST_BOX_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, type ConnectionLimitOptions } from './actors/connection-limits.js';
+export { ConnectionRefusedError, type Refusal, type RefusalReason } from './actors/refusals.js';
 export {
   parseClientEndpoint,
   parseServerEndpoint,
@@ -36,6 +38,12 @@ export {
   type EndpointDescription,
 } from './actors/endpoint.js';
 export { createMemoryPair } from './actors/memory-pair.js';
+export { StreamRegistry, type StreamRegistryOptions } from './actors/amp/stream-registry.js';
+export * as streamCommands from './codec/protocols/streams.js';
+export { DescriptorAddonMissingError } from './actors/unix-fd-socket.js';
 export { createPinoInspector } from './actors/pino-inspector.js';
 export { defaultLogger, type Logger } from './actors/logger.js';
 export type { TlsOptions, PeerCertificate } from './actors/tls-options.js';
+export { TlsVerificationError } from './actors/tls-verification.js';
+export { configurePeerFaultLogging, flushPeerFaultLog } from './actors/peer-fault-log.js';
+export type { LogRateLimitSettings } from './actors/log-rate-limit.js';

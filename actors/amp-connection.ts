@@ -11,6 +11,8 @@ import { framingMachine } from '../machines/framing.js';
 import type { InputFlowEvent } from '../machines/input-flow.js';
 import type { TransportReceiver } from '../machines/protocol-switch.js';
 import { BoxTransport } from './amp/box-transport.js';
+import { bindDescriptors, DescriptorExchange } from './amp/descriptor-exchange.js';
+import { logProtocolError, logUnhandledError } from './amp/peer-faults.js';
 import {
   outgoingGate,
   refusal,
@@ -21,12 +23,15 @@ import {
 } from './amp/control-machines.js';
 import { BoxDispatcher, replyError, type CallOptions } from './amp/dispatcher.js';
 import { ResponderRunner } from './amp/responder-runner.js';
+import { connectionStreams, type StreamRegistry } from './amp/stream-registry.js';
+import { callWithStreams } from './amp/stream-sender.js';
 import { tlsSettingsFor } from './amp/tls-upgrade.js';
 import { describeEnds } from './describe-address.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { inspectorFromEnvironment } from './pino-inspector.js';
 import { ResponderTable } from './responders.js';
 import { sendIfActive } from './send-if-active.js';
+import { UnixFdSocket } from './unix-fd-socket.js';
 import type { PeerCertificate, TlsOptions } from './tls-options.js';
 
 export type { CallOptions } from './amp/dispatcher.js';
@@ -49,6 +54,8 @@ export interface AmpConnectionOptions {
   readonly maxConcurrentResponses?: number;
   /** Bytes queued for the peer before reading pauses until they drain. */
   readonly maxWriteBuffer?: number;
+  /** Accept ByteStream arguments (docs/amp-protocol.md §3.7): true for a registry of this connection's own. Default false. */
+  readonly streams?: StreamRegistry | boolean;
   /** Set when the transport is already connected (the default); false waits for `connect`. */
   readonly connected?: boolean;
   /**
@@ -62,11 +69,9 @@ export type AmpConnectionEvent =
   | { readonly type: 'open' }
   | { readonly type: 'tls'; readonly peerCertificate: PeerCertificate | undefined }
   | { readonly type: 'switched' }
-  | { readonly type: 'paused'; readonly reason: PauseReason }
+  | { readonly type: 'paused'; readonly reason: 'write-buffer' | 'responders' }
   | { readonly type: 'resumed' }
   | { readonly type: 'closed'; readonly reason: Error };
-
-type PauseReason = 'write-buffer' | 'responders';
 
 let connectionCounter = 0;
 
@@ -93,6 +98,8 @@ export class AmpConnection {
   private readonly control: ControlMachines;
   private readonly framing: Actor<typeof framingMachine> | undefined;
   private readonly eventsSubject = new Subject<AmpConnectionEvent>();
+  /** Set on a UNIX socket that passes file descriptors (docs/amp-protocol.md §3.6). */
+  private readonly descriptors: DescriptorExchange | undefined;
   private readonly className: string;
   private resolveClosed!: (reason: Error) => void;
   /** The pending `startTLS()` promise; the StartTLS machine's actions settle it. */
@@ -105,6 +112,8 @@ export class AmpConnection {
     this.logger = (options.logger ?? defaultLogger).child({ connection: this.id });
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
 
+    // Listening before any byte is read: a descriptor is announced before the bytes it came with.
+    this.descriptors = socket instanceof UnixFdSocket ? new DescriptorExchange(socket, this.logger) : undefined;
     const inspect = options.inspect ?? inspectorFromEnvironment();
     this.control = startControlMachines(this.effects(), inspect, options.machines);
     const framing = options.traceFraming ? createActor(framingMachine, { inspect }).start() : undefined;
@@ -133,7 +142,7 @@ export class AmpConnection {
         onCommand: (box) => this.runner.run(box),
         onProtocolError: (error) => this.protocolFailure(error),
       },
-      { inspect, machine: options.machines?.requests },
+      { inspect, machine: options.machines?.requests, descriptors: this.descriptors },
     );
     this.runner = new ResponderRunner(
       this.responders,
@@ -150,6 +159,8 @@ export class AmpConnection {
       },
       options.maxConcurrentResponses ?? 1024,
       options.tls ?? {},
+      connectionStreams(options.streams, this.closed),
+      this.descriptors,
     );
     // The transport obeys on every box what the machines decided at their last transition.
     const refreshGate = () => this.transport.setGate(outgoingGate(this.control));
@@ -201,7 +212,9 @@ export class AmpConnection {
    * synchronously and consume a tag; a fire-and-forget command resolves once written.
    */
   callRemote<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
-    return this.dispatcher.callRemote(command, args, options);
+    if (command.arguments.descriptorKeys.length > 0) args = bindDescriptors(command.arguments, args, this.descriptors);
+    const call = (values: ArgumentsOf<C>, callOptions?: CallOptions) => this.dispatcher.callRemote(command, values, callOptions);
+    return command.arguments.streamedKeys.length === 0 ? call(args, options) : callWithStreams(this, call, command, args, options);
   }
 
   /** The untyped call: resolves with the raw answer box (including `_answer`). */
@@ -225,7 +238,7 @@ export class AmpConnection {
     machine.send({ type: 'requested' });
     let settings: TlsOptions;
     try {
-      settings = await tlsSettingsFor(this.role, options);
+      settings = await tlsSettingsFor(this.role, options, this.logger);
     } catch (error) {
       machine.send({ type: 'refused' });
       throw error;
@@ -316,7 +329,7 @@ export class AmpConnection {
       return;
     }
     machine.send({ type: 'asked' });
-    tlsSettingsFor(this.role, options).then(
+    tlsSettingsFor(this.role, options, this.logger).then(
       (settings) => {
         // The connection may have ended while the certificate was made: there is nobody to answer.
         if (this.isClosed) return;
@@ -343,13 +356,13 @@ export class AmpConnection {
 
   /** Twisted's "unhandled error" path: log, then drop the connection gracefully. */
   private dropConnection(reason: Error, logged: boolean): void {
-    if (logged) this.logger.error({ err: reason }, `Unhandled Error in ${this.className}: dropping connection`);
+    if (logged) logUnhandledError(this.logger, this.className, reason, this.transport.current);
     this.toConnection({ type: 'failed', error: reason });
   }
 
   /** A protocol violation by the peer: stop parsing, nothing is sent, the connection closes. */
   private protocolFailure(error: Error): void {
-    this.logger.error({ err: error }, `protocol error in ${this.className}: dropping connection`);
+    logProtocolError(this.logger, this.className, error, this.transport.current);
     this.transport.stopParsing();
     this.toConnection({ type: 'failed', error });
   }
@@ -366,6 +379,7 @@ export class AmpConnection {
       announceClosed: (reason) => {
         this.logger.info({ reason: reason.message }, `${this.className} connection lost`);
         this.dispatcher.connectionClosed(reason);
+        this.descriptors?.closeUnclaimed();
         this.tlsAsker?.reject(reason);
         this.tlsAsker = undefined;
         this.eventsSubject.next({ type: 'closed', reason });

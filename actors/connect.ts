@@ -5,7 +5,19 @@ import * as tls from 'node:tls';
 import { Subject, type Observable } from 'rxjs';
 import { AmpStateError } from '../codec/errors.js';
 import { AmpConnection, type AmpConnectionOptions } from './amp-connection.js';
+import {
+  armDeadline,
+  capConnections,
+  DEFAULT_FIRST_BOX_TIMEOUT_MS,
+  watchIdle,
+  whenFirstBox,
+  type ConnectionLimitOptions,
+} from './connection-limits.js';
+import { connectPassingDescriptors, listenPassingDescriptors } from './descriptor-endpoints.js';
 import { type EndpointDescription, parseClientEndpoint, parseServerEndpoint } from './endpoint.js';
+import { defaultLogger } from './logger.js';
+import { ConnectionRefusedError, peerAddress, RefusalLog, type Refusal } from './refusals.js';
+import { asVerificationError, clientVerification, TlsVerificationError, warnUnverified } from './tls-verification.js';
 
 export class ConnectError extends AmpStateError {
   override readonly code = 'AMP_ERR_CONNECT';
@@ -26,21 +38,22 @@ export type ConnectOptions = Omit<AmpConnectionOptions, 'role' | 'connected'> & 
 export function connect(endpoint: string | EndpointDescription, options: ConnectOptions = {}): Promise<AmpConnection> {
   const description = typeof endpoint === 'string' ? parseClientEndpoint(endpoint) : endpoint;
   const label = typeof endpoint === 'string' ? endpoint : JSON.stringify(endpoint);
+  if (description.kind === 'unix' && description.passDescriptors === true) return connectPassingDescriptors(description.path, label, options);
   return new Promise((resolve, reject) => {
     let socket: net.Socket;
     let readyEvent = 'connect';
     if (description.kind === 'tcp') socket = net.connect({ host: description.host, port: description.port });
     else if (description.kind === 'unix') socket = net.connect({ path: description.path });
     else {
+      // As Twisted's optionsForClientTLS: the chain (to trustRoots, else the platform's CAs) and the host name.
       const ca = description.trustRoots === undefined ? undefined : readCertificates(description.trustRoots);
+      if (description.verify === false) warnUnverified(options.logger ?? defaultLogger, label);
       socket = tls.connect({
         host: description.host,
         port: description.port,
-        ca,
         cert: description.certificate === undefined ? undefined : readFileSync(description.certificate),
         key: description.privateKey === undefined ? undefined : readFileSync(description.privateKey),
-        rejectUnauthorized: ca !== undefined,
-        checkServerIdentity: () => undefined,
+        ...clientVerification({ ca, verify: description.verify, servername: description.host }),
       });
       readyEvent = 'secureConnect';
     }
@@ -51,7 +64,8 @@ export function connect(endpoint: string | EndpointDescription, options: Connect
         : setTimeout(() => socket.destroy(new Error(`timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
     const onError = (error: Error) => {
       if (timer !== undefined) clearTimeout(timer);
-      reject(new ConnectError(label, error));
+      const verification = asVerificationError(error, label);
+      reject(verification instanceof TlsVerificationError ? verification : new ConnectError(label, error));
     };
     socket.once('error', onError);
     socket.once(readyEvent, () => {
@@ -66,29 +80,42 @@ export interface AmpServer {
   /** Where it listens (the port is the real one when 0 was asked for). */
   readonly address: net.AddressInfo | string;
   readonly connections$: Observable<AmpConnection>;
+  /** Every connection refused or closed by a limit (cap, first-box deadline, idle timeout). */
+  readonly refusals$: Observable<Refusal>;
   /** Stops listening; with `closeConnections`, also closes every open connection. */
   close(options?: { readonly closeConnections?: boolean }): Promise<void>;
 }
 
-export type ListenOptions = Omit<AmpConnectionOptions, 'role' | 'connected' | 'responders'> & {
-  /** Responders for each new connection (a fresh table per connection lets handlers keep state). */
-  readonly responders?: AmpConnectionOptions['responders'] | ((connection: number) => NonNullable<AmpConnectionOptions['responders']>);
-  readonly onConnection?: (connection: AmpConnection) => void;
-};
+export type ListenOptions = Omit<AmpConnectionOptions, 'role' | 'connected' | 'responders'> &
+  ConnectionLimitOptions & {
+    /** Responders for each new connection (a fresh table per connection lets handlers keep state). */
+    readonly responders?: AmpConnectionOptions['responders'] | ((connection: number) => NonNullable<AmpConnectionOptions['responders']>);
+    /** Called for each accepted connection, with the peer's address as refusals name it. */
+    readonly onConnection?: (connection: AmpConnection, address: string) => void;
+    /** A connection that has not sent one complete box by then is closed. Default 30 s; 0 disables. */
+    readonly firstBoxTimeoutMs?: number;
+    /** Where refusals are reported; by default the server's own log (see `refusals$`). */
+    readonly refusals?: RefusalLog;
+  };
 
 /** Listens on a Twisted-style server endpoint; every accepted transport becomes an AmpConnection. */
 export function listen(endpoint: string | EndpointDescription, options: ListenOptions = {}): Promise<AmpServer> {
   const description = typeof endpoint === 'string' ? parseServerEndpoint(endpoint) : endpoint;
+  if (description.kind === 'unix' && description.passDescriptors === true) return listenPassingDescriptors(description.path, options);
+  const { maxConnections, idleTimeoutMs, firstBoxTimeoutMs, onConnection, refusals: sharedRefusals, ...connectionOptions } = options;
+  const refusals = sharedRefusals ?? new RefusalLog(options.logger ?? defaultLogger);
   const connections = new Subject<AmpConnection>();
   const open = new Set<AmpConnection>();
   let accepted = 0;
   const onSocket = (socket: net.Socket) => {
     socket.setNoDelay(true);
     const table = typeof options.responders === 'function' ? options.responders(++accepted) : options.responders;
-    const connection = new AmpConnection(socket, { ...options, responders: table, role: 'server' });
+    const connection = new AmpConnection(socket, { ...connectionOptions, responders: table, role: 'server' });
+    const address = peerAddress(socket);
     open.add(connection);
     void connection.closed.then(() => open.delete(connection));
-    options.onConnection?.(connection);
+    limitConnection(connection, socket, address, refusals, { idleTimeoutMs, firstBoxTimeoutMs });
+    onConnection?.(connection, address);
     connections.next(connection);
   };
   let server: net.Server;
@@ -107,6 +134,7 @@ export function listen(endpoint: string | EndpointDescription, options: ListenOp
   } else {
     server = net.createServer(onSocket);
   }
+  capConnections(server, maxConnections, refusals);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const ready = () => {
@@ -114,16 +142,40 @@ export function listen(endpoint: string | EndpointDescription, options: ListenOp
       resolve({
         address: server.address() ?? '',
         connections$: connections.asObservable(),
+        refusals$: refusals.refusals$,
         close: ({ closeConnections = false } = {}) =>
           new Promise<void>((done) => {
             server.close(() => done());
             connections.complete();
+            if (sharedRefusals === undefined) refusals.complete();
             if (closeConnections) for (const connection of open) connection.close();
           }),
       });
     };
     if (description.kind === 'unix') server.listen(description.path, ready);
     else server.listen(description.port, description.host, ready);
+  });
+}
+
+/** Arms the first-box deadline and the idle timeout of one accepted connection. */
+function limitConnection(
+  connection: AmpConnection,
+  socket: net.Socket,
+  address: string,
+  refusals: RefusalLog,
+  limits: { readonly idleTimeoutMs?: number; readonly firstBoxTimeoutMs?: number },
+): void {
+  const firstBoxTimeoutMs = limits.firstBoxTimeoutMs ?? DEFAULT_FIRST_BOX_TIMEOUT_MS;
+  const disarm = armDeadline(firstBoxTimeoutMs, () => {
+    refusals.refuse({ reason: 'first-box-deadline', address }, `connection closed: no complete AMP box within ${firstBoxTimeoutMs} ms`);
+    connection.abort(new ConnectionRefusedError('first-box-deadline', `no complete AMP box within ${firstBoxTimeoutMs} ms`));
+  });
+  if (firstBoxTimeoutMs > 0) whenFirstBox(socket, disarm);
+  void connection.closed.then(disarm);
+  watchIdle(socket, limits.idleTimeoutMs, () => {
+    if (connection.isClosed) return;
+    refusals.refuse({ reason: 'idle-timeout', address }, `connection closed: idle for ${limits.idleTimeoutMs} ms`);
+    connection.abort(new ConnectionRefusedError('idle-timeout', `idle for ${limits.idleTimeoutMs} ms`));
   });
 }
 

@@ -4,16 +4,25 @@ import { AmpStateError } from '../codec/errors.js';
  * Twisted's endpoint description strings (strports): `tcp:host=127.0.0.1:port=8750`,
  * `unix:path=/x`, `tls:host=…:port=…:trustRoots=…`, with the short positional forms
  * `tcp:HOST:PORT` and `unix:/path` for clients and `tcp:PORT` for servers. `\:` escapes a colon.
+ * A `tls:` client verifies the server's certificate and host name unless given `verify=no`
+ * (docs/amp-protocol.md §4.1).
  */
 export type EndpointDescription =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string }
+  | {
+      readonly kind: 'unix';
+      readonly path: string;
+      /** `fds=yes`: the socket passes file descriptors, for Descriptor arguments (docs/amp-protocol.md §3.6). */
+      readonly passDescriptors?: boolean;
+    }
   | {
       readonly kind: 'tls';
       readonly host: string;
       readonly port: number;
-      /** CA certificates (a PEM file or a directory of them) the peer must chain to. */
+      /** CA certificates (a PEM file or a directory of them) the peer must chain to; default the platform's. */
       readonly trustRoots?: string;
+      /** Client: false (`verify=no`) accepts any certificate, for any host. Default true. */
+      readonly verify?: boolean;
       readonly certificate?: string;
       readonly privateKey?: string;
     };
@@ -76,7 +85,11 @@ export function parseClientEndpoint(description: string): EndpointDescription {
         port: port(description, named.get('port') ?? positional[1]),
       };
     case 'unix':
-      return { kind, path: named.get('path') ?? positional[0] ?? fail(description, 'unix needs a path') };
+      return {
+        kind,
+        path: named.get('path') ?? positional[0] ?? fail(description, 'unix needs a path'),
+        passDescriptors: yesOrNo(description, 'fds', named.get('fds')),
+      };
     case 'tls':
     case 'ssl': {
       const endpoint: EndpointDescription = {
@@ -86,6 +99,7 @@ export function parseClientEndpoint(description: string): EndpointDescription {
         trustRoots: named.get('trustRoots') ?? named.get('caCertsDir'),
         certificate: named.get('certificate') ?? named.get('certKey'),
         privateKey: named.get('privateKey'),
+        verify: yesOrNo(description, 'verify', named.get('verify')),
       };
       return endpoint;
     }
@@ -101,7 +115,11 @@ export function parseServerEndpoint(description: string): EndpointDescription {
     case 'tcp':
       return { kind, host: named.get('interface') ?? '127.0.0.1', port: port(description, named.get('port') ?? positional[0]) };
     case 'unix':
-      return { kind, path: named.get('address') ?? named.get('path') ?? positional[0] ?? fail(description, 'unix needs a path') };
+      return {
+        kind,
+        path: named.get('address') ?? named.get('path') ?? positional[0] ?? fail(description, 'unix needs a path'),
+        passDescriptors: yesOrNo(description, 'fds', named.get('fds')),
+      };
     case 'tls':
     case 'ssl':
       return {
@@ -115,6 +133,14 @@ export function parseServerEndpoint(description: string): EndpointDescription {
     default:
       return fail(description, `unknown endpoint type ${JSON.stringify(kind)} (expected tcp, unix or tls)`);
   }
+}
+
+/** Twisted's endpoint strings spell booleans `yes`/`no`; absent means the default. */
+function yesOrNo(description: string, name: string, text: string | undefined): boolean | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'yes') return true;
+  if (text === 'no') return false;
+  return fail(description, `${name} must be yes or no, got ${JSON.stringify(text)}`);
 }
 
 function fail(description: string, reason: string): never {

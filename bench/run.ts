@@ -1,18 +1,19 @@
 /**
- * `npm run bench -- [name…] [--json]`: runs the named benchmarks (codec, amp, transfer, trial,
- * buildbot), or every one that exists, one after another so they do not compete for the CPU.
- * Each module prints its own table; with --json the last line printed is one JSON object
- * `{ name: result, … }` for scripts to read.
+ * `npm run bench -- [name…] [--json] [--workers N]`: runs the named benchmarks (codec, amp,
+ * transfer, trial, buildbot, scale), or every one that exists, one after another so they do not
+ * compete for the CPU. Each module prints its own table; with --json the last line printed is one
+ * JSON object `{ name: result, … }` for scripts to read. `--workers N` gives scale one size
+ * instead of both.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const KNOWN = ['codec', 'amp', 'transfer', 'trial', 'buildbot'] as const;
+const KNOWN = ['codec', 'amp', 'transfer', 'trial', 'buildbot', 'scale'] as const;
 type BenchName = (typeof KNOWN)[number];
 
 interface BenchModule {
-  run(options: { json: boolean }): Promise<Record<string, unknown>>;
+  run(options: { json: boolean; workers?: number }): Promise<Record<string, unknown>>;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -22,13 +23,16 @@ function moduleFile(name: BenchName): string {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: node dist/bench/run.js [${KNOWN.join('|')} …] [--json]\n`);
+  process.stderr.write(`${message}\nusage: node dist/bench/run.js [${KNOWN.join('|')} …] [--json] [--workers N]\n`);
   process.exit(2);
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   const json = argv.includes('--json');
-  const requested = argv.filter((arg) => arg !== '--json');
+  const workersAt = argv.indexOf('--workers');
+  const workers = workersAt < 0 ? undefined : Number(argv[workersAt + 1]);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers > 0)) usage('--workers needs a positive whole number');
+  const requested = argv.filter((arg, i) => arg !== '--json' && (workersAt < 0 || (i !== workersAt && i !== workersAt + 1)));
   for (const arg of requested) {
     if (arg.startsWith('-')) usage(`unknown option ${arg}`);
     if (!(KNOWN as readonly string[]).includes(arg)) usage(`unknown benchmark ${arg}`);
@@ -48,7 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     try {
       const bench = (await import(pathToFileURL(file).href)) as BenchModule;
-      results[name] = await bench.run({ json });
+      results[name] = await bench.run({ json, workers });
     } catch (error) {
       // One broken benchmark should not hide the others' numbers.
       process.stderr.write(`[bench] ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -3,6 +3,9 @@ import { AmpStateError } from '../codec/errors.js';
 import { defaultLogFormat, LOG_FORMATS, useLogFormat, type LogFormat } from '../actors/logger.js';
 import { ampstateVersion } from '../actors/worker/version.js';
 import { registerCallCommand } from './commands/call.js';
+import { registerExecCommand } from './commands/exec.js';
+import { registerMasterCommand } from './commands/master.js';
+import { registerTransferCommands } from './commands/transfer.js';
 import { registerMachinesCommand } from './commands/machines.js';
 import { registerTrialCommand } from './commands/trial.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -35,6 +38,9 @@ registerCallCommand(program);
 registerMachinesCommand(program);
 registerWorkerCommand(program);
 registerTrialCommand(program);
+registerMasterCommand(program);
+registerExecCommand(program);
+registerTransferCommands(program);
 
 try {
   await program.parseAsync(process.argv);

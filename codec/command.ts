@@ -1,7 +1,8 @@
 import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox, type WireValue } from './box.js';
 import { checkKey, encodeSortedPairs } from './encode-box.js';
 import { RemoteAmpError, UnhandledCommandError, UnknownRemoteError } from './errors.js';
-import { CompiledSchema, type Decoded, type Encodable, type Schema } from './schema.js';
+import { CompiledSchema, type Decoded, type Encodable, type Schema, type StreamResolver } from './schema.js';
+import type { DescriptorClaimer } from './types/descriptor.js';
 
 /** An error class a command declares: constructed from the peer's description text on the caller. */
 export type DeclaredErrorClass = new (description: string) => Error;
@@ -67,8 +68,9 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.arguments.encodeParts(args, [tag, this.nameBytes], zeroCopyAbove);
   }
 
-  decodeArguments(box: AmpBox): Decoded<A> {
-    return this.arguments.decode(box);
+  /** `resolveStream` turns the ids of ByteStream arguments into the receiving connection's streams. */
+  decodeArguments(box: AmpBox, resolveStream?: StreamResolver, claimDescriptor?: DescriptorClaimer): Decoded<A> {
+    return this.arguments.decode(box, resolveStream, claimDescriptor);
   }
 
   /** `tag` is echoed verbatim: the request's `_ask` bytes can be passed as they came. */
@@ -80,8 +82,9 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.response.encodeParts(response, [tag], zeroCopyAbove);
   }
 
-  decodeResponse(box: AmpBox): Decoded<R> {
-    return this.response.decode(box);
+  /** `claimDescriptor` turns the ordinals of Descriptor values into the descriptors that arrived. */
+  decodeResponse(box: AmpBox, claimDescriptor?: DescriptorClaimer): Decoded<R> {
+    return this.response.decode(box, undefined, claimDescriptor);
   }
 
   /** The declared code for an error a responder threw, or undefined (→ UNKNOWN, then close). */

@@ -206,3 +206,44 @@ export class CallTimeoutError extends AmpStateError {
     super(`${commandName}: no answer within ${ms} ms`);
   }
 }
+
+/** The caller's AbortSignal fired before the answer came; a late answer is then ignored. */
+export class CallCancelledError extends AmpStateError {
+  override readonly code = 'AMP_ERR_CALL_CANCELLED';
+  constructor(
+    readonly commandName: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${commandName}: cancelled by the caller`, options);
+  }
+}
+
+/**
+ * A ByteStream value met the codec directly: only a connection can send or receive one, since it
+ * travels as StreamOpen/StreamWrite/StreamClose commands around the box (docs/amp-protocol.md §7).
+ */
+export class StreamOutsideConnectionError extends AmpStateError {
+  override readonly code = 'AMP_ERR_STREAM_OUTSIDE_CONNECTION';
+  constructor() {
+    super('a ByteStream value is sent and received through an AmpConnection, never encoded or decoded on its own');
+  }
+}
+
+/** A stream id the receiver never opened, or that a command already consumed. */
+export class UnknownStreamError extends AmpStateError {
+  override readonly code = 'AMP_ERR_UNKNOWN_STREAM';
+  constructor(description: string | number) {
+    super(typeof description === 'number' ? `unknown or already consumed stream id ${description}` : description);
+  }
+}
+
+/** The sender ended a stream with an error (its source failed, or its call was cancelled). */
+export class StreamFailedError extends AmpStateError {
+  override readonly code = 'AMP_ERR_STREAM_FAILED';
+  constructor(
+    readonly streamId: number,
+    readonly reason: string,
+  ) {
+    super(`stream ${streamId} failed on the sending side: ${reason}`);
+  }
+}

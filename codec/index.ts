@@ -1,14 +1,16 @@
 export * from './box.js';
 export * from './errors.js';
+export * from './descriptor-errors.js';
 export * from './framing-states.js';
 export { encodeBox, encodeSortedPairs, compareKeys, checkKey } from './encode-box.js';
 export { BoxDecoder, parseBoxes, type BoxDecoderHandlers, type FramingTrace } from './box-decoder.js';
 export { classifyBox, type BoxKind } from './classify-box.js';
-export { CompiledSchema, type Schema, type Decoded, type Encodable } from './schema.js';
+export { CompiledSchema, type Schema, type Decoded, type Encodable, type StreamResolver } from './schema.js';
 export * from './command.js';
 export { pythonBytesRepr } from './python-repr.js';
 export { pythonIdentifier } from './python-names.js';
 export { formatPythonFloat, parsePythonFloat } from './types/python-float.js';
 export { parsePythonInt, PYTHON_INT_MAX_STR_DIGITS } from './types/python-int.js';
 export * as amp from './types/index.js';
-export { DecimalValue, DateTimeValue, AmpType, Optional, defineType } from './types/index.js';
+export { DecimalValue, DateTimeValue, AmpType, Optional, defineType, StreamReference } from './types/index.js';
+export type { ByteStreamSource, ReceivedByteStream } from './types/index.js';

@@ -7,6 +7,8 @@ import {
   UnknownArgumentError,
 } from './errors.js';
 import type { AmpType, ArgumentSpec, Optional } from './types/amp-type.js';
+import { isStreamedType } from './types/byte-stream.js';
+import { isDescriptorType, type DescriptorClaimer } from './types/descriptor.js';
 
 /** A command's `arguments` or `response`: wire name → argument type. The key IS the wire name. */
 export type Schema = { readonly [wireName: string]: ArgumentSpec };
@@ -31,7 +33,14 @@ interface Slot {
   readonly name: string;
   readonly type: AmpType<unknown, unknown>;
   readonly optional: boolean;
+  /** A ByteStream: the box carries a stream id that the connection resolves. */
+  readonly streamed: boolean;
+  /** A Descriptor: the box carries an ordinal that the connection turns into a file descriptor. */
+  readonly descriptor: boolean;
 }
+
+/** Turns a stream id read from a box into the stream the receiving connection holds for it. */
+export type StreamResolver = (streamId: number) => unknown;
 
 /**
  * A schema prepared once for the hot path: keys validated and sorted up front (reserved keys such
@@ -46,6 +55,10 @@ export class CompiledSchema<S extends Schema> {
   private readonly layout: readonly number[];
   private readonly declared: ReadonlySet<string>;
   private readonly scratch: (WireValue | undefined)[];
+  /** The ByteStream arguments: a call with any of them goes through the connection's stream sender. */
+  readonly streamedKeys: readonly string[];
+  /** The Descriptor arguments, in declaration order: the order Twisted numbers their ordinals in. */
+  readonly descriptorKeys: readonly string[];
 
   constructor(
     readonly owner: string,
@@ -57,9 +70,12 @@ export class CompiledSchema<S extends Schema> {
       checkKey(name);
       if (name === '__proto__') throw new AmpStateError(`${owner}: '__proto__' cannot be an argument name`);
       const optional = 'isOptional' in spec;
-      slots.push({ name, type: optional ? spec.type : spec, optional });
+      const type: AmpType<unknown, unknown> = optional ? spec.type : spec;
+      slots.push({ name, type, optional, streamed: isStreamedType(type), descriptor: isDescriptorType(type) });
     }
     this.slots = slots;
+    this.streamedKeys = slots.filter((slot) => slot.streamed).map((slot) => slot.name);
+    this.descriptorKeys = slots.filter((slot) => slot.descriptor).map((slot) => slot.name);
     this.declared = new Set(slots.map((slot) => slot.name));
     const keys = [...slots.map((slot) => slot.name), ...reservedKeys].sort(compareKeys);
     this.sortedKeys = keys;
@@ -110,8 +126,12 @@ export class CompiledSchema<S extends Schema> {
     }
   }
 
-  /** Reads the declared keys of a box; undeclared extra keys are ignored, as Twisted does. */
-  decode(box: AmpBox): Decoded<S> {
+  /**
+   * Reads the declared keys of a box; undeclared extra keys are ignored, as Twisted does. ByteStream
+   * arguments need `resolveStream` (the receiving connection's streams), Descriptor arguments
+   * `claimDescriptor` (the descriptors it has received).
+   */
+  decode(box: AmpBox, resolveStream?: StreamResolver, claimDescriptor?: DescriptorClaimer): Decoded<S> {
     const out: Record<string, unknown> = {};
     for (const slot of this.slots) {
       const bytes = box.get(slot.name);
@@ -120,11 +140,25 @@ export class CompiledSchema<S extends Schema> {
         continue;
       }
       try {
-        out[slot.name] = slot.type.decode(bytes);
+        out[slot.name] = slot.streamed
+          ? resolveStreamed(slot.type, bytes, resolveStream)
+          : slot.descriptor
+            ? claimed(slot.type, bytes, claimDescriptor)
+            : slot.type.decode(bytes);
       } catch (error) {
         throw new InvalidArgumentError(this.owner, slot.name, error);
       }
     }
     return out as Decoded<S>;
   }
+}
+
+function resolveStreamed(type: AmpType<unknown, unknown>, bytes: Buffer, resolveStream: StreamResolver | undefined): unknown {
+  if (resolveStream === undefined || !isStreamedType(type)) return type.decode(bytes);
+  return resolveStream(type.decodeStreamId(bytes));
+}
+
+function claimed(type: AmpType<unknown, unknown>, bytes: Buffer, claimDescriptor: DescriptorClaimer | undefined): unknown {
+  if (claimDescriptor === undefined || !isDescriptorType(type)) return type.decode(bytes);
+  return claimDescriptor(type.decodeOrdinal(bytes));
 }

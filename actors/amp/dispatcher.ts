@@ -3,13 +3,17 @@ import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox
 import { classifyBox } from '../../codec/classify-box.js';
 import { type ArgumentsOf, type Command, type ResponseOf, UNKNOWN_ERROR_CODE, remoteErrorFromReply } from '../../codec/command.js';
 import { encodeBox } from '../../codec/encode-box.js';
-import { CallTimeoutError, UnknownTagError } from '../../codec/errors.js';
+import { CallCancelledError, CallTimeoutError, UnknownTagError } from '../../codec/errors.js';
 import { requestsMachine } from '../../machines/requests.js';
+import type { DescriptorClaimer } from '../../codec/types/descriptor.js';
+import type { DescriptorExchange } from './descriptor-exchange.js';
 import { parseTag, ZERO_COPY_ABOVE, type Frame } from './frame.js';
 
 export interface CallOptions {
   /** Fail the call with CallTimeoutError after this long; a late answer is then ignored. */
   readonly timeoutMs?: number;
+  /** Fail the call with CallCancelledError when it fires; a late answer is then ignored, and a ByteStream stops. */
+  readonly signal?: AbortSignal;
 }
 
 /** Acts on a reply before the next byte is parsed (StartTLS and protocol switches need this). */
@@ -22,6 +26,7 @@ interface PendingCall {
   readonly onReply: ReplyHandler | undefined;
   timer?: NodeJS.Timeout;
   abandoned?: boolean;
+  stopListening?: () => void;
 }
 
 export interface DispatcherHost {
@@ -36,6 +41,8 @@ export interface DispatcherHost {
 export interface DispatcherOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
   readonly machine?: typeof requestsMachine | undefined;
+  /** Where Descriptor values of answers are claimed (docs/amp-protocol.md §3.6). */
+  readonly descriptors?: DescriptorExchange | undefined;
 }
 
 const RESOLVED_EMPTY: Promise<any> = Promise.resolve({});
@@ -56,11 +63,13 @@ export class BoxDispatcher {
   private refusedWith: Error | undefined;
   /** A check that the table is still empty is due once the event loop turns. */
   private emptyCheckDue = false;
+  private readonly claimDescriptor: DescriptorClaimer | undefined;
 
   constructor(
     private readonly host: DispatcherHost,
     options: DispatcherOptions = {},
   ) {
+    this.claimDescriptor = options.descriptors?.claim;
     const logic = (options.machine ?? requestsMachine).provide({
       actions: {
         dropConnection: ({ event }) => {
@@ -131,6 +140,17 @@ export class BoxDispatcher {
         }, timeoutMs);
         pending.timer.unref?.();
       }
+      const signal = options?.signal;
+      if (signal !== undefined) {
+        const cancel = () => {
+          pending.abandoned = true;
+          if (pending.timer !== undefined) clearTimeout(pending.timer);
+          reject(new CallCancelledError(command?.name ?? 'call', { cause: signal.reason }));
+        };
+        if (signal.aborted) cancel();
+        signal.addEventListener('abort', cancel, { once: true });
+        pending.stopListening = () => signal.removeEventListener('abort', cancel);
+      }
     });
   }
 
@@ -160,6 +180,7 @@ export class BoxDispatcher {
       setImmediate(this.checkEmpty);
     }
     if (pending.timer !== undefined) clearTimeout(pending.timer);
+    pending.stopListening?.();
     if (pending.abandoned) return;
     if (pending.onReply !== undefined) {
       pending.onReply(box, isError);
@@ -174,7 +195,7 @@ export class BoxDispatcher {
       return;
     }
     try {
-      pending.resolve(pending.command.decodeResponse(box));
+      pending.resolve(pending.command.decodeResponse(box, this.claimDescriptor));
     } catch (error) {
       pending.reject(error as Error);
     }
@@ -195,6 +216,7 @@ export class BoxDispatcher {
     this.outstanding.clear();
     for (const call of pending) {
       if (call.timer !== undefined) clearTimeout(call.timer);
+      call.stopListening?.();
       if (!call.abandoned) call.reject(reason);
     }
   }

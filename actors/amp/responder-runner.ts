@@ -8,12 +8,19 @@ import {
   encodeErrorReply,
 } from '../../codec/command.js';
 import { encodeBox } from '../../codec/encode-box.js';
-import { AmpStateError, KeyTooLongError, UnhandledCommandError, ValueTooLongError } from '../../codec/errors.js';
+import { AmpStateError, KeyTooLongError, StreamFailedError, UnhandledCommandError, ValueTooLongError } from '../../codec/errors.js';
 import { StartTLS } from '../../codec/protocols/start-tls.js';
 import { pythonBytesRepr } from '../../codec/python-repr.js';
+import type { StreamResolver } from '../../codec/schema.js';
 import { ProtocolSwitchAnswer, type RawResponder, type ResponderTable, TlsAnswer, type TypedEntry } from '../responders.js';
 import type { TlsOptions } from '../tls-options.js';
 import { ZERO_COPY_ABOVE, type Frame } from './frame.js';
+import { bindDescriptors, type DescriptorExchange } from './descriptor-exchange.js';
+import type { StreamRegistry } from './stream-registry.js';
+import { streamResponders } from './stream-responders.js';
+
+/** A responder that failed because its stream failed on the sending side: the sender knows why, and the connection stays. */
+const STREAM_FAILED = { code: 'STREAM_FAILED', fatal: false } as const;
 
 export interface ResponderRunnerHost {
   sendAnswer(frame: Frame): void;
@@ -43,12 +50,21 @@ export class ResponderRunner {
     private readonly host: ResponderRunnerHost,
     private readonly maxConcurrent: number,
     defaultTls: TlsOptions,
+    /** Where ByteStream arguments are received; undefined refuses them (docs/amp-protocol.md §3.7). */
+    streams?: StreamRegistry,
+    /** The connection's descriptor passing; undefined refuses Descriptor arguments (docs/amp-protocol.md §3.6). */
+    private readonly descriptors?: DescriptorExchange,
   ) {
     // Twisted's default StartTLS responder: no certificate of its own (a temporary one if TLS server).
     this.defaultStartTls = { command: StartTLS, handler: () => new TlsAnswer(defaultTls) };
+    this.streamCommands = streams === undefined ? new Map() : streamResponders(streams);
+    this.resolveStream = streams === undefined ? undefined : (streamId) => streams.claim(streamId);
   }
 
   private readonly defaultStartTls: TypedEntry;
+  /** Used when the table has no responder of that name, typed or raw (trial's manager has its own). */
+  private readonly streamCommands: ReadonlyMap<string, TypedEntry>;
+  private readonly resolveStream: StreamResolver | undefined;
 
   /** A box with `_command`: locate, run, answer (docs/amp-protocol.md §2.5, §2.9). */
   run(box: AmpBox): void {
@@ -66,6 +82,11 @@ export class ResponderRunner {
       this.runRaw(raw, name, box, tag);
       return;
     }
+    const streamCommand = this.streamCommands.get(name);
+    if (streamCommand !== undefined) {
+      this.runTyped(streamCommand, box, tag);
+      return;
+    }
     const description = `Unhandled Command: ${pythonBytesRepr(nameBytes)}`;
     if (tag === undefined) this.host.dropConnection(new UnhandledCommandError(UNHANDLED_ERROR_CODE, description), true);
     else this.host.sendAnswer(encodeErrorReply(tag, UNHANDLED_ERROR_CODE, description));
@@ -81,7 +102,7 @@ export class ResponderRunner {
       this.host.dropConnection(reason, true);
       return;
     }
-    const mapping = command?.errorMappingOf(error);
+    const mapping = command?.errorMappingOf(error) ?? (error instanceof StreamFailedError ? STREAM_FAILED : undefined);
     if (mapping !== undefined) {
       this.host.sendAnswer(encodeErrorReply(tag, mapping.code, reason.message));
       if (mapping.fatal) this.host.dropConnection(reason, false);
@@ -94,7 +115,8 @@ export class ResponderRunner {
   private runTyped(entry: TypedEntry, box: AmpBox, tag: Uint8Array | undefined): void {
     let result;
     try {
-      result = entry.handler(entry.command.decodeArguments(box), { box });
+      const streamed = entry.command.arguments.streamedKeys.length > 0;
+      result = entry.handler(entry.command.decodeArguments(box, streamed ? this.resolveStream : undefined, this.descriptors?.claim), { box });
     } catch (error) {
       this.respondWithError(entry.command, tag, error);
       return;
@@ -158,7 +180,8 @@ export class ResponderRunner {
     if (tag === undefined) return;
     let frame: Frame;
     try {
-      frame = command.encodeAnswerParts(tag, (value ?? {}) as never, ZERO_COPY_ABOVE);
+      const answer = command.response.descriptorKeys.length === 0 ? value : bindDescriptors(command.response, value, this.descriptors);
+      frame = command.encodeAnswerParts(tag, (answer ?? {}) as never, ZERO_COPY_ABOVE);
     } catch (error) {
       if (error instanceof ValueTooLongError || error instanceof KeyTooLongError) {
         // Twisted cannot serialise the answer either: it logs and drops the connection, unanswered.

@@ -1,16 +1,13 @@
 /**
  * Master-side confinement of transfer destinations and sources: with a `masterBasedir`, a path
- * is resolved against it and must stay inside it, lexically (`..`, absolute paths) and physically
- * (a symlink on the way out). The check runs before anything is created.
+ * is resolved against it and must stay inside it, lexically (`..`, absolute paths) at once and
+ * physically (symlinks, checked by actors/confined-path.ts) before anything is opened or made
+ * (docs/master-worker-protocol.md §3.1).
  */
-import { realpath } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isInside, openInside, resolveInside } from '../confined-path.js';
 import { PathEscapeError } from './errors.js';
-
-function inside(path: string, base: string): boolean {
-  const rel = relative(base, path);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-}
 
 /**
  * The absolute path for `path` (relative paths are taken from `base`, or the working directory
@@ -20,29 +17,21 @@ export function confinePath(path: string, base: string | undefined): string {
   if (base === undefined) return resolve(path);
   const root = resolve(base);
   const target = resolve(root, path);
-  if (!inside(target, root)) throw new PathEscapeError(path, root);
+  if (!isInside(target, root)) throw new PathEscapeError(path, root);
   return target;
 }
 
-/** The deepest existing ancestor of `path` (itself included), with symlinks resolved. */
-async function realAncestor(path: string): Promise<{ real: string; rest: string }> {
-  let current = path;
-  for (;;) {
-    try {
-      const real = await realpath(current);
-      return { real, rest: relative(current, path) };
-    } catch (error) {
-      const parent = dirname(current);
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) throw error;
-      current = parent;
-    }
-  }
-}
-
-/** The physical check: no symlink along the existing part of `path` leads out of `base`. */
+/**
+ * The physical check: walking `path` from `base`, no symlink (not even a dangling one, through
+ * which a file would be created outside) leads out. Throws PathEscapeError.
+ */
 export async function assertPhysicallyInside(path: string, base: string | undefined): Promise<void> {
   if (base === undefined) return;
-  const root = await realpath(resolve(base));
-  const { real, rest } = await realAncestor(path);
-  if (!inside(resolve(real, rest), root)) throw new PathEscapeError(path, root);
+  await resolveInside(base, path);
+}
+
+/** Opens `path`; with a base, only after the physical check, and the open file is proved inside. */
+export async function openConfined(path: string, base: string | undefined, flags: string | number): Promise<FileHandle> {
+  if (base === undefined) return open(path, flags);
+  return openInside(base, await resolveInside(base, path), flags);
 }

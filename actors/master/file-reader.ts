@@ -3,15 +3,15 @@
  * source file, an empty block meaning end of file, and `close` ends it. Reads are serialised, so a
  * worker that pipelines several (the transfer window) gets consecutive blocks in request order.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import { fileTransferMachine, type FileTransferEvent } from '../../machines/file-transfer.js';
 import type { Inspector } from '../amp-connection.js';
 import { defaultLogger, type Logger } from '../logger.js';
-import { assertPhysicallyInside, confinePath } from './confine.js';
+import { assertPhysicallyInside, confinePath, openConfined } from './confine.js';
 import { FileReaderImpl } from './connection-api.js';
-import { TransferSourceError, TransferStateError } from './errors.js';
+import { PathEscapeError, TransferSourceError, TransferStateError } from './errors.js';
 import type { TransferProgress } from './file-writer.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 import { SerialQueue } from './serial-queue.js';
@@ -161,7 +161,8 @@ export class FileReader extends FileReaderImpl {
         throw error;
       }
       try {
-        const handle = await open(this.source, 'r');
+        // Proved inside once open too: a link swapped in after the check is caught here.
+        const handle = await openConfined(this.source, this.masterBasedir, 'r');
         const stats = await handle.stat();
         if (stats.isDirectory()) {
           await handle.close();
@@ -172,6 +173,7 @@ export class FileReader extends FileReaderImpl {
         return handle;
       } catch (error) {
         this.opening = undefined;
+        if (error instanceof PathEscapeError) throw error;
         throw new TransferSourceError(this.source, { cause: error });
       }
     })();

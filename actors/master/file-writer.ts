@@ -1,6 +1,6 @@
 /**
  * The master's end of an upload (docs/master-worker-protocol.md §2.2): blocks go to a temp file `buildbot-transfer-*` beside
- * the destination, which close renames onto the destination (then chmods it); directory uploads
+ * the destination, which close syncs, chmods and renames onto the destination; directory uploads
  * unpack the temp tar into the destination instead. A transfer that is cancelled, fails, or whose
  * command fails leaves nothing behind: the temp file is purged, and `purge` also removes a
  * destination that was already renamed into place.
@@ -8,7 +8,6 @@
  * Calls are serialised: the worker may pipeline several writes (the transfer window), and the file
  * sees them strictly in arrival order.
  */
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Subject, type Observable } from 'rxjs';
@@ -16,6 +15,7 @@ import { createActor, type Actor } from 'xstate';
 import { fileTransferMachine, type FileTransferEvent } from '../../machines/file-transfer.js';
 import type { Inspector } from '../amp-connection.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { ownedTempName } from '../owned-temp-files.js';
 import { assertPhysicallyInside, confinePath } from './confine.js';
 import { FileWriterImpl } from './connection-api.js';
 import { TransferStateError } from './errors.js';
@@ -148,15 +148,19 @@ export class FileWriter extends FileWriterImpl {
       this.actor.send({ type: 'close' });
       await this.guard(async () => {
         const handle = await this.ensureOpen();
+        // Synced before the rename: after a power loss the name must not point at unwritten blocks.
+        if (!this.directory) await handle.sync();
         await handle.close();
         this.handle = undefined;
         // A directory upload that is closed rather than unpacked keeps its tar until cancelled.
         if (this.directory) return;
-        await rename(this.tempPath as string, this.destination);
+        // Mode and times go on the temp: the file appears under its name finished, or not at all.
+        const tempPath = this.tempPath as string;
+        if (this.mode !== null) await chmod(tempPath, this.mode);
+        if (this.pendingTimes !== undefined) await utimes(tempPath, this.pendingTimes[0], this.pendingTimes[1]);
+        await rename(tempPath, this.destination);
         this.tempPath = undefined;
         this.destinationPlaced = true;
-        if (this.mode !== null) await chmod(this.destination, this.mode);
-        if (this.pendingTimes !== undefined) await utimes(this.destination, this.pendingTimes[0], this.pendingTimes[1]);
       });
       this.actor.send({ type: 'closed' });
     });
@@ -192,7 +196,7 @@ export class FileWriter extends FileWriterImpl {
     return this.serial(async () => {
       // Never closed: purging is cancelling.
       if (!this.sendIfAllowed({ type: 'purge' })) this.sendIfAllowed({ type: 'cancel' });
-      // A close that renamed the file and then failed (chmod, utime) leaves it in place too.
+      // A closed upload whose command then failed: its file is already in place.
       if (this.destinationPlaced) await rm(this.destination, { force: true });
       this.destinationPlaced = false;
       await this.discardTemp();
@@ -254,10 +258,13 @@ export class FileWriter extends FileWriterImpl {
     const parent = dirname(this.destination);
     await assertPhysicallyInside(this.destination, this.masterBasedir);
     await mkdir(parent, { recursive: true });
-    const name = `${TEMP_PREFIX}${this.directory ? `${basename(this.destination)}-` : ''}${randomBytes(6).toString('hex')}`;
+    // The name carries this process's identity: the next transfer into this directory removes it if we are killed.
+    const name = ownedTempName(TEMP_PREFIX, this.directory ? basename(this.destination) : '');
     const path = join(parent, name);
     this.handle = await open(path, 'wx', 0o600);
     this.tempPath = path;
+    // Checked again once it exists (docs/master-worker-protocol.md §3.1); an escape discards it.
+    await assertPhysicallyInside(path, this.masterBasedir);
     return this.handle;
   }
 

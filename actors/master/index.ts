@@ -44,6 +44,18 @@ export {
   type WorkerRegistration,
   type WorkerRegistryEvent,
 } from './listener.js';
+export {
+  LoginThrottle,
+  DEFAULT_LOGIN_BASE_DELAY_MS,
+  DEFAULT_LOGIN_FAILURES_BEFORE_DELAY,
+  DEFAULT_LOGIN_FORGET_AFTER_MS,
+  DEFAULT_LOGIN_MAX_DELAY_MS,
+  DEFAULT_LOGIN_TRACKED_KEYS,
+  type LoginThrottleOptions,
+  type LoginTicket,
+} from './login-throttle.js';
+export { DEFAULT_MAX_CONNECTIONS, type ConnectionLimitOptions } from '../connection-limits.js';
+export { ConnectionRefusedError, type Refusal, type RefusalReason } from '../refusals.js';
 export { COMMAND_ID_PROXIES, FileReaderProxy, FileWriterProxy, createArgsProxies } from './proxies.js';
 export { resolveCommandArgs, builderDirectory, TRANSFER_COMMAND_NAMES, type PathContext, type ResolvedCommand } from './paths.js';
 export { confinePath, assertPhysicallyInside } from './confine.js';
@@ -73,3 +85,4 @@ export {
 export * from './results.js';
 export * from './errors.js';
 export * from './msgpack/index.js';
+export { PasswordHash, PasswordHashSyntaxError } from './password-hash.js';

@@ -7,7 +7,10 @@
  * Login rules (docs/master-worker-protocol.md §4, §6): until Login succeeds nothing else is answered but with "Worker not
  * authenticated.", and the master sends nothing. Passwords are compared in constant time over
  * their SHA-256 (an unknown name costs the same as a wrong password and gets the same answer).
+ * Failed logins are throttled, and connections are capped, must log in in time and may be closed
+ * when idle (§4.5); every refusal is one warn line and one event on `refusals$`.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
 import {
@@ -24,13 +27,17 @@ import {
 import { LoginRefusedError } from '../../codec/protocols/worker-errors.js';
 import { AmpConnection } from '../amp-connection.js';
 import { listen, type AmpServer } from '../connect.js';
+import { armDeadline } from '../connection-limits.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { ConnectionRefusedError, peerAddress, type Refusal } from '../refusals.js';
 import { ResponderTable } from '../responders.js';
 import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from './base-connection.js';
 import type { BuilderList } from './connection-api.js';
 import { MasterConnection } from './master-connection.js';
+import type { PasswordHash } from './password-hash.js';
 import {
   DEFAULT_LISTEN_ENDPOINT,
+  DEFAULT_LOGIN_TIMEOUT_MS,
   listenerAddress,
   refuseUnauthenticated,
   WorkerAdmission,
@@ -43,6 +50,7 @@ import type { RegistryEvent } from './worker-registry.js';
 export {
   DEFAULT_DUPLICATE_PING_TIMEOUT_MS,
   DEFAULT_LISTEN_ENDPOINT,
+  DEFAULT_LOGIN_TIMEOUT_MS,
   NOT_AUTHENTICATED_MESSAGE,
   type CommonListenerOptions,
   type ListenerAddress,
@@ -50,13 +58,10 @@ export {
   type WorkerRegistration,
 } from './worker-admission.js';
 
-export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
 /** The largest transfer window the master grants (the worker asks; the smaller wins). */
 export const DEFAULT_MAX_TRANSFER_WINDOW = 16;
 
 export interface AmpListenerOptions extends CommonListenerOptions {
-  /** A transport that has not logged in by then is closed. Default 30 s; 0 disables. */
-  readonly loginTimeoutMs?: number;
   /** The largest transfer window granted. Default 16. */
   readonly maxTransferWindow?: number;
 }
@@ -98,6 +103,11 @@ export class AmpListener {
     return this.admission.workers$;
   }
 
+  /** Every refused login and every connection closed by a limit, as it happens. Completes when the listener stops. */
+  get refusals$(): Observable<Refusal> {
+    return this.admission.refusals.refusals$;
+  }
+
   /** Listens on the endpoint (default `tcp:0`); resolves with the bound address. */
   async start(): Promise<ListenerAddress> {
     if (this.server === undefined) {
@@ -106,7 +116,12 @@ export class AmpListener {
         inspect: this.options.inspect,
         name: 'MasterListener',
         responders: () => new ResponderTable(),
-        onConnection: (amp) => this.adopt(amp),
+        maxConnections: this.options.maxConnections,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        // The login deadline is stricter than the first box's.
+        firstBoxTimeoutMs: 0,
+        refusals: this.admission.refusals,
+        onConnection: (amp, address) => this.adopt(amp, address),
       });
       this.logger.info({ address: this.server.address }, 'listening for workers');
     }
@@ -137,12 +152,12 @@ export class AmpListener {
       name: 'MasterListener',
       responders: new ResponderTable(),
     });
-    this.adopt(amp);
+    this.adopt(amp, peerAddress(transport as Partial<Socket>));
     return amp;
   }
 
   /** Adds a worker or changes its password (and builders); a connected worker stays connected. */
-  updateRegistration(name: string, password: string, options: { readonly builders?: BuilderList } = {}): Registration {
+  updateRegistration(name: string, password: string | PasswordHash, options: { readonly builders?: BuilderList } = {}): Registration {
     return this.admission.updateRegistration(name, password, options);
   }
 
@@ -153,7 +168,7 @@ export class AmpListener {
 
   // ---------------------------------------------------------------- login
 
-  private adopt(amp: AmpConnection): void {
+  private adopt(amp: AmpConnection, address: string): void {
     if (this.stopped) {
       amp.abort();
       return;
@@ -165,30 +180,24 @@ export class AmpListener {
     let loggedIn = false;
     let loginStarted = false;
     const loginTimeoutMs = this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
-    const loginTimer =
-      loginTimeoutMs > 0
-        ? setTimeout(() => {
-            if (!loggedIn) {
-              this.logger.info('no login in time; closing the transport');
-              amp.abort(new LoginRefusedError('no login in time'));
-            }
-          }, loginTimeoutMs)
-        : undefined;
-    loginTimer?.unref?.();
-    void amp.closed.then(() => clearTimeout(loginTimer));
+    // Once the Login has arrived the peer is not stalling: a throttled answer may take longer.
+    const disarmLoginDeadline = armDeadline(loginTimeoutMs, () => {
+      this.admission.refuseLate(address, loginTimeoutMs);
+      amp.abort(new ConnectionRefusedError('login-deadline', `no login within ${loginTimeoutMs} ms`));
+    });
+    void amp.closed.then(disarmLoginDeadline);
 
     table.on(Login, async ({ username, password, transferWindow }) => {
       if (loginStarted) throw new LoginRefusedError(loggedIn ? 'already logged in' : 'a login is already in progress');
       loginStarted = true;
+      disarmLoginDeadline();
       try {
-        const connection = await this.login(amp, username, password, transferWindow);
+        const connection = await this.login(amp, address, username, password, transferWindow);
         loggedIn = true;
-        clearTimeout(loginTimer);
         // After the answer is on the wire: the worker learns it is accepted before the first print.
         setImmediate(() => this.admission.handshake(connection));
         return { transferWindow: connection.transferWindow };
       } catch (error) {
-        this.logger.info({ worker: username, reason: (error as Error).message }, 'login refused');
         // The refusal goes out first; then the transport is closed (the worker retries later).
         setImmediate(() => amp.close());
         throw error;
@@ -196,12 +205,19 @@ export class AmpListener {
     });
   }
 
-  private async login(amp: AmpConnection, name: string, password: string, requestedWindow: number | undefined): Promise<MasterConnection> {
-    if (!this.admission.checkCredentials(name, password)) {
-      throw new LoginRefusedError(`login refused for worker '${name}': unknown name or wrong password`);
-    }
+  private async login(
+    amp: AmpConnection,
+    address: string,
+    name: string,
+    password: string,
+    requestedWindow: number | undefined,
+  ): Promise<MasterConnection> {
+    const verdict = await this.admission.authenticate(address, name, password);
+    if (verdict === 'throttled') throw new LoginRefusedError(`login refused for worker '${name}': too many failed logins; retry later`);
+    if (verdict !== 'accepted') throw new LoginRefusedError(`login refused for worker '${name}': unknown name or wrong password`);
     const maxWindow = this.options.maxTransferWindow ?? DEFAULT_MAX_TRANSFER_WINDOW;
     return this.admission.admit(
+      address,
       name,
       () => amp.isClosed,
       (registration) =>

@@ -20,7 +20,10 @@ export interface PathContext {
   readonly system?: string;
   /** `info.environ`, for `~`. */
   readonly environ?: Readonly<Record<string, unknown>>;
-  /** Refuse any resolved path outside the builder directory (PathEscapeError). */
+  /**
+   * Refuse any resolved path outside the builder directory (PathEscapeError), and send it to the
+   * worker as `confine_to`, so that an ampstate worker also refuses symlinks leading out.
+   */
   readonly confine?: boolean;
 }
 
@@ -234,6 +237,8 @@ export function resolveCommandArgs(commandName: string, args: Readonly<Record<st
   }
 
   if (context.confine === true) {
+    // The physical check needs the worker's filesystem (docs/master-worker-protocol.md §3.1).
+    out.confine_to = builderDir;
     for (const key of ['workdir', 'path', 'paths', 'from_path', 'to_path']) {
       const value = out[key];
       const paths = pathList(value);

@@ -8,14 +8,16 @@
  * outside `masterBasedir`, a source that cannot be opened); once the command ran it resolves, with
  * `results` saying how it went.
  */
+import { dirname } from 'node:path';
 import { EMPTY, type Observable } from 'rxjs';
 import { MAX_BLOCK_SIZE } from '../../codec/protocols/worker-commands.js';
 import type { Inspector } from '../amp-connection.js';
 import type { Logger } from '../logger.js';
+import { removeStaleTemps } from '../owned-temp-files.js';
 import { assertPhysicallyInside } from './confine.js';
 import type { Connection } from './connection-api.js';
 import { FileReader } from './file-reader.js';
-import { FileWriter, type TransferProgress } from './file-writer.js';
+import { FileWriter, TEMP_PREFIX, type TransferProgress } from './file-writer.js';
 import { RemoteCommand, type RemoteCommandResult } from './remote-command.js';
 import { FAILURE, TRANSFER_DECODE_RC } from './results.js';
 
@@ -92,10 +94,12 @@ function refused(error: unknown, options: CommonOptions): Transfer {
   return { progress$: EMPTY, result, command, interrupt: (why) => command.interrupt(why) };
 }
 
-function finishedUpload(command: RemoteCommand, writer: FileWriter, connection: Connection, builderName: string): Promise<TransferResult> {
+function finishedUpload(command: RemoteCommand, writer: FileWriter, connection: Connection, options: CommonOptions): Promise<TransferResult> {
   return (async () => {
     await assertPhysicallyInside(writer.destination, writer.masterBasedir);
-    const outcome = await command.run(connection, builderName);
+    // A master killed during an upload leaves its temp beside the destination; the next upload there removes it.
+    await removeStaleTemps(dirname(writer.destination), TEMP_PREFIX, options.logger);
+    const outcome = await command.run(connection, options.builderName);
     // Buildbot: a writer never closed is cancelled; a failed command's destination is purged.
     if (outcome.results >= FAILURE) await writer.purge();
     else await writer.cancel();
@@ -138,7 +142,7 @@ function upload(
     },
     options,
   );
-  const result = finishedUpload(command, writer, connection, options.builderName);
+  const result = finishedUpload(command, writer, connection, options);
   return { progress$: writer.progress$, result, command, interrupt: (why) => command.interrupt(why) };
 }
 

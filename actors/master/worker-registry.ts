@@ -1,4 +1,5 @@
 import { BehaviorSubject, Subject, concat, defer, of, type Observable } from 'rxjs';
+import { SnapshotMap } from './snapshot-map.js';
 
 /** What `workers$` emits: the current set first, then every attach and detach. */
 export type RegistryEvent<C> =
@@ -18,7 +19,8 @@ interface RegisteredConnection {
 export class WorkerRegistry<C extends RegisteredConnection> {
   /** Logged in, attached or still attaching. */
   readonly loggedIn = new Map<string, C>();
-  private readonly attached = new BehaviorSubject<ReadonlyMap<string, C>>(new Map());
+  /** Each event keeps its own snapshot; updates share structure, so N attaches cost far less than N copies. */
+  private readonly attached = new BehaviorSubject<SnapshotMap<C>>(SnapshotMap.empty());
   private readonly events = new Subject<RegistryEvent<C>>();
 
   get current(): ReadonlyMap<string, C> {
@@ -33,8 +35,7 @@ export class WorkerRegistry<C extends RegisteredConnection> {
   /** The handshake finished: publish it, unless the connection was replaced or lost meanwhile. */
   publishAttached(connection: C): void {
     if (this.loggedIn.get(connection.name) !== connection || connection.state !== 'attached') return;
-    const current = new Map(this.current);
-    current.set(connection.name, connection);
+    const current = this.attached.value.with(connection.name, connection);
     this.attached.next(current);
     this.events.next({ type: 'attached', name: connection.name, connection, current });
   }
@@ -42,8 +43,7 @@ export class WorkerRegistry<C extends RegisteredConnection> {
   withdraw(connection: C, reason: Error): void {
     if (this.loggedIn.get(connection.name) === connection) this.loggedIn.delete(connection.name);
     if (this.current.get(connection.name) !== connection) return;
-    const current = new Map(this.current);
-    current.delete(connection.name);
+    const current = this.attached.value.without(connection.name);
     this.attached.next(current);
     this.events.next({ type: 'detached', name: connection.name, connection, reason, current });
   }

@@ -60,14 +60,6 @@ export class NoTrialMarkerError extends TrialError {
   override readonly code = 'TRIAL_ERR_NO_MARKER';
 }
 
-/** A stream id that was never opened, or was already consumed (docs/trial-protocol.md §3.4). */
-export class UnknownStreamError extends TrialError {
-  override readonly code = 'TRIAL_ERR_UNKNOWN_STREAM';
-  constructor(readonly streamId: number) {
-    super(`unknown or already consumed stream id ${streamId}`);
-  }
-}
-
 /** The result used the other dialect than the one the manager was told to speak. */
 export class DialectMismatchError extends TrialError {
   override readonly code = 'TRIAL_ERR_DIALECT';

@@ -10,43 +10,17 @@ import {
 } from '../../codec/protocols/trial-commands.js';
 import type { Logger } from '../logger.js';
 import { responders, type ResponderTable } from '../responders.js';
-import { DialectMismatchError, UnknownStreamError } from './errors.js';
+import { StreamRegistry } from '../amp/stream-registry.js';
+import { DialectMismatchError } from './errors.js';
 import type { TrialFrame, TrialResult } from './results.js';
 
 export type DialectChoice = 'auto' | TrialDialect;
 
 /**
- * The ≥22.10 streams (docs/trial-protocol.md §3.4): ids come from one counter shared by every worker of the manager;
- * an `Add*` command consumes the streams it names.
+ * The ≥22.10 streams (docs/trial-protocol.md §3.4) are the connection layer's (docs/amp-protocol.md §3.7): ids come
+ * from one registry shared by every worker of the manager, and an `Add*` command consumes the streams it names.
  */
-export class StreamRegistry {
-  private next = 0;
-  private readonly streams = new Map<number, Buffer[]>();
-
-  open(): number {
-    const id = this.next++;
-    this.streams.set(id, []);
-    return id;
-  }
-
-  write(id: number, data: Buffer): void {
-    const chunks = this.streams.get(id);
-    if (chunks === undefined) throw new UnknownStreamError(id);
-    chunks.push(data);
-  }
-
-  take(id: number): Buffer[] {
-    const chunks = this.streams.get(id);
-    if (chunks === undefined) throw new UnknownStreamError(id);
-    this.streams.delete(id);
-    return chunks;
-  }
-
-  /** Streams opened and not yet consumed. */
-  get size(): number {
-    return this.streams.size;
-  }
-}
+export { StreamRegistry };
 
 export interface ResultCollectorOptions {
   /** Worker number, for messages. */
@@ -153,7 +127,8 @@ export class ResultCollector {
         .onRaw('StreamWrite', (box) => {
           try {
             const { streamId, data } = streamed.StreamWrite.decodeArguments(box);
-            this.options.streams.write(streamId, data);
+            // Answered at once, as Twisted does: the Add* command that reads the stream comes after its last chunk.
+            void this.options.streams.write(streamId, data);
           } catch (error) {
             this.recordProblem(this.current?.test ?? '?', error);
           }

@@ -14,6 +14,7 @@ import {
 } from '../../codec/protocols/trial-commands.js';
 import { trialRunMachine, type TrialRunEvent } from '../../machines/trial-run.js';
 import { AmpConnection, type Inspector } from '../amp-connection.js';
+import { sendChunks } from '../amp/stream-sender.js';
 import { defaultLogger, type Logger } from '../logger.js';
 import { responders } from '../responders.js';
 import { control, type ControlSink, type DroppedEventHandler } from './control.js';
@@ -241,10 +242,8 @@ export class TrialWorker {
   }
 
   /** StreamOpen, then one StreamWrite per chunk, each awaited (§4.3). */
-  private async openStream(chunks: readonly Buffer[]): Promise<number> {
-    const { streamId } = await this.connection.callRemote(streamed.StreamOpen, {});
-    for (const data of chunks) await this.connection.callRemote(streamed.StreamWrite, { streamId, data });
-    return streamId;
+  private openStream(chunks: readonly Buffer[]): Promise<number> {
+    return sendChunks(this.connection, chunks);
   }
 }
 

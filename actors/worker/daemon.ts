@@ -3,7 +3,8 @@
  * in the foreground. It records the info files the master reads (docs/master-worker-protocol.md §1.3), reads the password
  * from a file (never from the command line, where `ps` would show it), and turns SIGTERM/SIGINT
  * into a clean stop: running commands are killed with their process groups, then the connection
- * is closed.
+ * is closed. A worker killed with SIGKILL can do none of that; the next one, at startup, kills the
+ * process groups it left and removes its temp files (docs/master-worker-protocol.md §3.6).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -13,7 +14,9 @@ import { AmpStateError } from '../../codec/errors.js';
 import type { Inspector } from '../amp-connection.js';
 import { parseClientEndpoint } from '../endpoint.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import { ProcessGroupLedger } from './process-group-ledger.js';
 import { commandEnvironment } from './service/command-environment.js';
+import { sweepStaleTempFiles } from './stale-temp-files.js';
 import { WorkerSession, type WorkerSessionOptions, type WorkerSessionStopReason } from './session.js';
 
 /** The process exit codes of `ampstate worker`. */
@@ -108,6 +111,22 @@ function safeUserName(): string {
   }
 }
 
+/**
+ * What a worker killed with SIGKILL left behind: the process groups of its commands (killed now)
+ * and its temp files (removed). Returns the ledger the new session records its groups in; without
+ * one (the basedir cannot hold it) commands run unrecorded.
+ */
+async function recoverFromCrash(basedir: string, logger: Logger): Promise<ProcessGroupLedger | undefined> {
+  let ledger: ProcessGroupLedger | undefined;
+  try {
+    ({ ledger } = await ProcessGroupLedger.open(basedir, logger));
+  } catch (error) {
+    logger.warn({ code: (error as NodeJS.ErrnoException).code, basedir }, `cannot keep the process group list: ${(error as Error).message}`);
+  }
+  await sweepStaleTempFiles(basedir, logger);
+  return ledger;
+}
+
 /** Runs the worker until it is shut down, stopped by a signal, or gives up; resolves with the exit code. */
 export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<number> {
   const logger = options.logger ?? defaultLogger;
@@ -133,6 +152,7 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
     return WORKER_EXIT.config;
   }
 
+  const processGroups = await recoverFromCrash(basedir, logger);
   const session = new WorkerSession({
     master: options.master,
     name: options.name,
@@ -145,6 +165,7 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
     logger,
     inspect: options.inspect,
     environ: commandEnvironment(process.env),
+    processGroups,
     ...options.session,
   });
 
@@ -175,6 +196,7 @@ export async function runWorkerDaemon(options: WorkerDaemonOptions): Promise<num
     }
     return WORKER_EXIT.ok;
   } finally {
+    await processGroups?.flushed();
     clearInterval(orphanWatch);
     if (handleSignals) {
       process.off('SIGTERM', onSignal);

@@ -25,10 +25,12 @@ import { CommandRejectedError, LoginRefusedError, NotAuthenticatedError } from '
 import { ConnectionLostError } from '../../codec/errors.js';
 import { reconnectDelaySeconds, workerSessionMachine, type WorkerSessionStopReason } from '../../machines/worker-session.js';
 import type { AmpConnection, Inspector } from '../amp-connection.js';
+import { warnIfCleartext } from '../cleartext-warning.js';
 import { connect, type ConnectOptions } from '../connect.js';
 import { settledWithin } from '../deadline.js';
 import type { EndpointDescription } from '../endpoint.js';
 import { defaultLogger, type Logger } from '../logger.js';
+import type { ProcessGroupRecorder } from './process-group-ledger.js';
 import { ResponderTable } from '../responders.js';
 import { sendIfActive } from '../send-if-active.js';
 import { AmpCommandChannel } from './command-channel.js';
@@ -79,6 +81,8 @@ export interface WorkerSessionOptions {
   readonly version?: string;
   readonly numcpus?: number;
   readonly deleteLeftoverDirs?: boolean;
+  /** Records the process groups commands start (the daemon's ProcessGroupLedger); unset, nothing is recorded. */
+  readonly processGroups?: ProcessGroupRecorder;
   readonly connectTimeoutMs?: number;
   readonly loginTimeoutMs?: number;
   readonly shutdownDelayMs?: number;
@@ -175,6 +179,7 @@ export class WorkerSession {
   start(): this {
     if (this.actor.getSnapshot().can({ type: 'start' })) {
       this.logger.info({ master: this.endpointLabel, basedir: this.options.basedir }, `Starting worker ${this.options.name} -- version: ${this.version}`);
+      if (this.options.connect === undefined) warnIfCleartext(this.logger, this.options.master);
       this.actor.send({ type: 'start' });
     }
     return this;
@@ -496,6 +501,7 @@ export class WorkerSession {
         environ: this.environ,
         logger,
         output: this.outputOptions,
+        processGroups: this.options.processGroups,
       });
     } catch (error) {
       logger.info({ err: error }, 'command rejected');

@@ -5,6 +5,7 @@
  */
 import { defineCommand } from '../command.js';
 import * as amp from '../types/index.js';
+import { StreamOpen, StreamWrite } from './streams.js';
 
 const success = { success: amp.Boolean };
 
@@ -47,10 +48,10 @@ export const inline = {
   }),
 };
 
-/** The ≥22.10 dialect: long text goes through numbered streams, one chunk per StreamWrite. */
+/** The ≥22.10 dialect: long text goes through numbered streams, one chunk per StreamWrite (the commands of docs/amp-protocol.md §3.7). */
 export const streamed = {
-  StreamOpen: defineCommand({ name: 'StreamOpen', response: { streamId: amp.IntegerNumber } }),
-  StreamWrite: defineCommand({ name: 'StreamWrite', arguments: { streamId: amp.IntegerNumber, data: amp.String } }),
+  StreamOpen,
+  StreamWrite,
   AddError: defineCommand({
     name: 'AddError',
     arguments: {

@@ -69,13 +69,13 @@ describe('msgpack: authentication on the WebSocket upgrade', () => {
     expect((await upgradeStatus(port, basic('no colon here'))).status).toBe(400);
     expect((await upgradeStatus(port, basic('w1:wrong'))).status).toBe(401);
     expect((await upgradeStatus(port, basic('nobody:pw'))).status).toBe(401);
-    expect((await refusals).map((refusal) => [refusal.status, refusal.username])).toEqual([
-      [401, undefined],
-      [400, undefined],
-      [400, undefined],
-      [400, undefined],
-      [401, 'w1'],
-      [401, 'nobody'],
+    expect((await refusals).map((refusal) => [refusal.reason, refusal.workerName])).toEqual([
+      ['missing-credentials', undefined],
+      ['malformed-credentials', undefined],
+      ['malformed-credentials', undefined],
+      ['malformed-credentials', undefined],
+      ['bad-credentials', 'w1'],
+      ['unknown-worker', 'nobody'],
     ]);
     // The right credentials switch protocols; a plain GET is told to upgrade.
     expect((await upgradeStatus(port, basic('w1:pw'))).status).toBe(101);

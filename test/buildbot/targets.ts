@@ -149,7 +149,7 @@ export async function startStockTarget(options: TargetOptions): Promise<Target> 
       extraWorkers.push(other);
       const refusals = firstValueFrom(
         listener.refusals$.pipe(
-          filter((refusal) => refusal.username === options.name),
+          filter((refusal) => refusal.workerName === options.name),
           takeUntil(timer(watchMs)),
           take(2),
           toArray(),
@@ -161,7 +161,7 @@ export async function startStockTarget(options: TargetOptions): Promise<Target> 
       const seen = await refusals;
       watch.unsubscribe();
       await other.stop();
-      return { refusals: seen.length, details: seen.map((refusal) => `HTTP ${refusal.status}: ${refusal.reason}`), attached };
+      return { refusals: seen.length, details: seen.map((refusal) => refusal.reason), attached };
     },
     diagnostics: () => worker.tail(60),
     workerLog: () => worker.log(),

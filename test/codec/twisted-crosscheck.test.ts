@@ -1,14 +1,15 @@
 /**
- * Differential test against real Twisted 22.4 (test/python/codec_oracle.py): thousands of random
+ * Differential test against real Twisted, each version of test/support/twisted-peers.ts (22.4 and
+ * 24.11), through test/python/codec_oracle.py: thousands of random
  * values per argument type must encode to Twisted's exact bytes, Twisted must decode our bytes to
  * the same value, and we must decode Twisted's bytes to the same value. Whole boxes and the box
  * parser are compared the same way, and so is decoding of lenient or malformed text.
  *
- * In CI (CI=true) a missing /usr/bin/python3 or Twisted fails the run; elsewhere the suite is
- * skipped and says why.
+ * In CI (CI=true) a missing Twisted version fails the run; elsewhere its suite is skipped and says
+ * why.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   BoxDecoder,
   KeyTooLongError,
@@ -31,21 +32,12 @@ import {
   patterned,
   texts,
 } from './arbitraries.js';
-import { IN_CI } from '../support/describe-with-peer.js';
-import { Oracle, ampTypeOf, canonicalRep, oracleUnavailableReason, toRep, type Rep, type Spec } from './twisted-oracle.js';
+import { describeEachTwisted } from '../support/twisted-peers.js';
+import { Oracle, ampTypeOf, canonicalRep, toRep, type Rep, type Spec } from './twisted-oracle.js';
 
-const unavailable = oracleUnavailableReason();
-const skip = unavailable !== undefined && !IN_CI;
 const SEED = Number(process.env.FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Mismatches shown per assertion; enough to see a pattern without flooding the report. */
 const SHOWN = 5;
-
-let oracle: Oracle | undefined;
-
-function twisted(): Oracle {
-  if (oracle === undefined) throw new Error(`the Twisted oracle is not running: ${unavailable ?? 'startup failed'}`);
-  return oracle;
-}
 
 const hexOf = (wire: WireValue) => (typeof wire === 'string' ? Buffer.from(wire, 'utf8') : Buffer.from(wire)).toString('hex');
 
@@ -135,14 +127,14 @@ function decodeToRep(spec: Spec, hex: string): { rep?: Rep; error?: string } {
   }
 }
 
-async function crossCheck(name: string, { spec, values: makeValues }: TypeCase): Promise<{ count: number; mismatches: Mismatch[] }> {
+async function crossCheck(twisted: Oracle, name: string, { spec, values: makeValues }: TypeCase): Promise<{ count: number; mismatches: Mismatch[] }> {
   const values = makeValues();
   const type = ampTypeOf(spec);
   const ours = values.map((value) => hexOf(type.encode(value)));
   const reps = values.map((value) => toRep(spec, value));
   const [twistedEncoded, twistedDecoded] = await Promise.all([
-    twisted().batch('encode', reps, spec),
-    twisted().batch('decode', ours, spec),
+    twisted.batch('encode', reps, spec),
+    twisted.batch('decode', ours, spec),
   ]);
   const mismatches: Mismatch[] = [];
   values.forEach((value, index) => {
@@ -170,32 +162,32 @@ function report(mismatches: readonly Mismatch[]): unknown[] {
   return mismatches.slice(0, SHOWN).map((m) => ({ ...m, value: describeValue(m.value), ours: describeValue(m.ours) }));
 }
 
-describe(skip ? `Twisted cross-check (skipped: ${unavailable})` : `Twisted cross-check (fast-check seed ${SEED})`, () => {
+describeEachTwisted(`Twisted cross-check (fast-check seed ${SEED})`, (peer) => {
+  let oracle: Oracle | undefined;
+  const twisted = (): Oracle => {
+    if (oracle === undefined) throw new Error(`the ${peer.label} oracle did not start`);
+    return oracle;
+  };
+
   beforeAll(async () => {
-    // In CI a missing oracle is not a reason to skip: every test below then fails on its own.
-    if (unavailable !== undefined) return;
-    oracle = new Oracle();
+    oracle = new Oracle(peer);
     const info = await oracle.request({ op: 'info' });
-    expect(info.twisted).toMatch(/^2[2-9]\./);
+    expect(String(info.twisted).startsWith(`${peer.version}.`), `the oracle runs Twisted ${String(info.twisted)}`).toBe(true);
   });
 
   afterAll(async () => {
     await oracle?.close();
   });
 
-  it.skipIf(skip)('runs against real Twisted', () => {
-    expect(unavailable, `CI=true but the Twisted oracle cannot run: ${unavailable}`).toBeUndefined();
-  });
-
   for (const [name, typeCase] of Object.entries(typeCases)) {
-    it.skipIf(skip)(`${name}: same bytes and same values both ways`, async () => {
-      const { count, mismatches } = await crossCheck(name, typeCase);
+    it(`${name}: same bytes and same values both ways`, async () => {
+      const { count, mismatches } = await crossCheck(twisted(), name, typeCase);
       expect(count).toBeGreaterThan(0);
       expect(report(mismatches), `${mismatches.length} of ${count} values disagree`).toEqual([]);
     });
   }
 
-  it.skipIf(skip)('lenient and malformed text decodes the same way (or fails in both)', async () => {
+  it('lenient and malformed text decodes the same way (or fails in both)', async () => {
     const specs: Spec[] = ['Integer', 'Float', 'Decimal', 'Boolean', 'DateTime', 'Unicode', { ListOf: 'Integer' }, SMALL_AMP_LIST];
     const mismatches: Mismatch[] = [];
     let count = 0;
@@ -215,7 +207,7 @@ describe(skip ? `Twisted cross-check (skipped: ${unavailable})` : `Twisted cross
     expect(report(mismatches), `${mismatches.length} of ${count} inputs disagree`).toEqual([]);
   });
 
-  it.skipIf(skip)('encodeBox writes the bytes of AmpBox.serialize, and fails where it fails', async () => {
+  it('encodeBox writes the bytes of AmpBox.serialize, and fails where it fails', async () => {
     const oversized = fc
       .record({ key: fc.integer({ min: 1, max: 300 }), value: fc.integer({ min: 0, max: 66000 }) })
       .map(({ key, value }) => new Map([['k'.repeat(key), patterned(value, key)], ['a', Buffer.from('b')]]));
@@ -241,7 +233,7 @@ describe(skip ? `Twisted cross-check (skipped: ${unavailable})` : `Twisted cross
     expect(report(mismatches), `${mismatches.length} of ${boxList.length} boxes disagree`).toEqual([]);
   });
 
-  it.skipIf(skip)('the box parser delivers the same boxes, leftovers and key-length failures', async () => {
+  it('the box parser delivers the same boxes, leftovers and key-length failures', async () => {
     const streams = sample(rawStreams, 1500, 300);
     const results = await twisted().batch('decodeBoxes', streams.map((bytes) => bytes.toString('hex')));
     const mismatches: Mismatch[] = [];

@@ -1,31 +1,15 @@
 /**
- * Client for test/python/codec_oracle.py: one long-lived /usr/bin/python3 child speaking JSON
- * lines, plus the conversions between our values and the oracle's JSON representations
- * (test/python/README.md §1).
+ * Client for test/python/codec_oracle.py: one long-lived Python child (with one Twisted version of
+ * test/support/twisted-peers.ts) speaking JSON lines, plus the conversions between our values and
+ * the oracle's JSON representations (test/python/README.md §1).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DateTimeValue, DecimalValue, amp, type AmpType } from '../../codec/index.js';
+import { peerEnv, type TwistedPeer } from '../support/twisted-peers.js';
 
-export const PYTHON = '/usr/bin/python3';
 export const ORACLE_SCRIPT = fileURLToPath(new URL('../python/codec_oracle.py', import.meta.url));
-
-/** Why the oracle cannot run here, or undefined when it can. */
-export function oracleUnavailableReason(): string | undefined {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  if (!existsSync(ORACLE_SCRIPT)) return `${ORACLE_SCRIPT} is missing`;
-  const probe = spawnSync(PYTHON, ['-c', 'import twisted, twisted.protocols.amp; print(twisted.__version__)'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (probe.status !== 0) {
-    const detail = (probe.stderr ?? '').trim().split('\n').at(-1) ?? String(probe.error ?? probe.signal);
-    return `${PYTHON} cannot import Twisted (${detail})`;
-  }
-  return undefined;
-}
 
 export type Spec =
   | 'Integer'
@@ -61,8 +45,8 @@ export class Oracle {
   private stderr = '';
   private exited: Error | undefined;
 
-  constructor() {
-    this.child = spawn(PYTHON, [ORACLE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(peer: TwistedPeer) {
+    this.child = spawn(peer.python, [ORACLE_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'], env: peerEnv(peer) });
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (text: string) => {
       this.stderr = (this.stderr + text).slice(-4000);

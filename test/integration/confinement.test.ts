@@ -5,7 +5,7 @@
  * - master-side paths of transfers with `masterBasedir`: `..`, absolute paths and symlinks leading
  *   out are refused before the command starts, and nothing is written anywhere.
  */
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,46 @@ describe('confinePaths: worker paths stay inside the builder directory', () => {
     // Where the command would have written, relative to the builder directory.
     if (wouldCreate !== undefined) expect(existsSync(resolve(builderDir, wouldCreate))).toBe(false);
     expect(existsSync(join(farm.workerBase, 'victim'))).toBe(true);
+  });
+
+  describe('a symlink in the builder directory that leads out (docs/master-worker-protocol.md §3.1)', () => {
+    let outside: string;
+
+    beforeAll(() => {
+      outside = join(farm.root, 'outside-worker');
+      mkdirSync(join(outside, 'sub'), { recursive: true });
+      writeFileSync(join(outside, 'secret.txt'), 'top secret');
+      symlinkSync(outside, join(farm.buildDir, 'link-out'));
+    });
+
+    it.each([
+      ['mkdir', { dir: 'build/link-out/made' }],
+      ['rmdir', { dir: 'build/link-out/sub', logEnviron: false }],
+      ['rmfile', { path: 'build/link-out/secret.txt' }],
+      ['cpdir', { fromdir: 'build/link-out/sub', todir: 'build/stolen-copy' }],
+      ['stat', { file: 'build/link-out/secret.txt' }],
+      ['listdir', { dir: 'build/link-out' }],
+      ['glob', { path: 'build/link-out/*' }],
+    ] as const)('%s %j fails on the worker with PathEscapeError; outside is untouched', async (name, args) => {
+      const result = await runCommand(farm.connection, name, { ...args });
+      expect(result.results).toBe(EXCEPTION);
+      expect(result.failure?.message).toMatch(/path '.+link-out.*' escapes its base directory '.+build-b'/);
+      expect(listTree(outside)).toEqual(['secret.txt', 'sub']);
+      expect(result.all.some((update) => update.key === 'files' || update.key === 'stat')).toBe(false);
+    });
+
+    it('uploadFile through it sends nothing; downloadFile through it writes nothing', async () => {
+      const upload = await uploadFile(farm.connection, { builderName: BUILDER, workersrc: 'link-out/secret.txt', masterdest: 'secret.txt', masterBasedir: farm.masterBase })
+        .result;
+      expect(upload.results).toBe(EXCEPTION);
+      expect(listTree(farm.masterBase)).toEqual([]);
+      writeFileSync(join(farm.masterBase, 'planted.txt'), 'planted');
+      const download = await downloadFile(farm.connection, { builderName: BUILDER, mastersrc: 'planted.txt', workerdest: 'link-out/planted.txt', masterBasedir: farm.masterBase })
+        .result;
+      expect(download.results).toBe(EXCEPTION);
+      expect(listTree(outside)).toEqual(['secret.txt', 'sub']);
+      rmSync(join(farm.masterBase, 'planted.txt'));
+    });
   });
 
   it('a transfer whose worker path escapes is refused; nothing is written on the master', async () => {

@@ -1,6 +1,6 @@
 /**
  * The control machines drive the connection: a StartTLS machine altered so that it never leaves
- * `plain` changes what a real Twisted 22.4 peer sees, on both sides of the exchange. With the stock
+ * `plain` changes what a real Twisted peer (22.4 and 24.11) sees, on both sides of the exchange. With the stock
  * machine the same steps give TLS, so nothing but the machine makes the difference.
  */
 import { readFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import {
   type Certificates,
   type PythonServer,
   type TsServer,
-  describeInterop,
+  describeInteropEach,
   makeCertificates,
   runPythonClient,
   startPythonServer,
@@ -28,7 +28,7 @@ const neverLeavesPlain = setup({
   actions: { beginHandshake: () => {}, announceSecure: () => {}, announceFailure: () => {} },
 }).createMachine({ id: 'startTls', initial: 'plain', states: { plain: {} } }) as unknown as typeof startTlsMachine;
 
-describeInterop('interop: the StartTLS machine decides what Twisted sees', () => {
+describeInteropEach('interop: the StartTLS machine decides what Twisted sees', (twisted) => {
   let certs: Certificates & { remove(): void };
   let python: PythonServer;
   let stuckServer: TsServer;
@@ -39,7 +39,7 @@ describeInterop('interop: the StartTLS machine decides what Twisted sees', () =>
     certs = makeCertificates();
     const tls = { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey), ca: readFileSync(certs.ca) };
     [python, stuckServer, stockServer] = await Promise.all([
-      startPythonServer({ cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }),
+      startPythonServer({ cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, twisted),
       startTsServer({ tls, machines: { startTls: neverLeavesPlain } }),
       startTsServer({ tls }),
     ]);
@@ -74,14 +74,14 @@ describeInterop('interop: the StartTLS machine decides what Twisted sees', () =>
   });
 
   it('Twisted asks, our stock machine: the exchange ends in TLS with each side seeing the other', async () => {
-    const { result } = await runPythonClient(stockServer.port, 'starttls', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca });
+    const { result } = await runPythonClient(stockServer.port, 'starttls', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca, peer: twisted });
     expect(result.error).toBeUndefined();
     expect(result.tls_transport).toBe(true);
     expect(result.server_sees_cn).toBe('ampstate-test-client');
   });
 
   it('Twisted asks, our machine never leaves plain: Twisted gets an error answer, never TLS', async () => {
-    const { result } = await runPythonClient(stuckServer.port, 'starttls', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca, timeoutS: 10 });
+    const { result } = await runPythonClient(stuckServer.port, 'starttls', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca, timeoutS: 10, peer: twisted });
     expect(result.hello_plain).toBe('hi plain x1 é');
     expect(JSON.stringify(result.error)).toMatch(/UNKNOWN|Unknown|ConnectionDone|ConnectionLost/);
     expect(result.tls_transport).toBeUndefined();

@@ -1,5 +1,5 @@
 /**
- * Real Twisted 22.4 (test/python/amp_peer.py client --scenario …) as the caller, an ampstate server
+ * Real Twisted, 22.4 and 24.11 (test/python/amp_peer.py client --scenario …), as the caller, an ampstate server
  * with amp_peer.py's responders as the responder. Assertions are on the individual fields Twisted
  * reports (test/python/README.md), and on what our side saw.
  */
@@ -11,7 +11,7 @@ import {
   type Certificates,
   type TsServer,
   TYPES_CASES,
-  describeInterop,
+  describeInteropEach,
   makeCertificates,
   runPythonClient,
   startTsServer,
@@ -20,10 +20,11 @@ import {
   withTimeout,
 } from './support.js';
 
-describeInterop('interop: Twisted client → ampstate server', () => {
+describeInteropEach('interop: Twisted client → ampstate server', (twisted) => {
   let certs: Certificates & { remove(): void };
   let server: TsServer;
   let tlsServer: TsServer;
+  const runClient: typeof runPythonClient = (port, scenario, options = {}) => runPythonClient(port, scenario, { ...options, peer: twisted });
 
   beforeAll(async () => {
     certs = makeCertificates();
@@ -41,7 +42,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('types: Twisted gets every value back equal, and our responder decoded each one exactly', async () => {
     const accepted = server.nextConnection();
-    const { exitCode, result } = await runPythonClient(server.port, 'types');
+    const { exitCode, result } = await runClient(server.port, 'types');
     expect(exitCode).toBe(0);
     const cases = result.cases as { name: string; equal?: Record<string, boolean>; error?: unknown; all_equal?: boolean }[];
     expect(cases.map((c) => c.name)).toEqual(TYPES_CASES.map(([name]) => name));
@@ -63,7 +64,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('errors: declared error, UNHANDLED (exact description), UNKNOWN followed by our close', async () => {
     const accepted = server.nextConnection();
-    const { exitCode, result } = await runPythonClient(server.port, 'errors');
+    const { exitCode, result } = await runClient(server.port, 'errors');
     expect(exitCode).toBe(0);
     expect(result.hello_negative).toMatchObject({ error_class: 'ValueError', message: 'negative count' });
     expect(result.unhandled).toMatchObject({
@@ -82,7 +83,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('fatal: FATAL_BOOM reaches Twisted as its declared class, then we close', async () => {
     const accepted = server.nextConnection();
-    const { result } = await runPythonClient(server.port, 'fatal');
+    const { result } = await runClient(server.port, 'fatal');
     expect(result.hello_fatal).toMatchObject({ error_class: 'FatalBoom', message: 'fatal boom' });
     expect(result.close).toMatchObject({ closed: true, reason_class: 'ConnectionDone' });
     expect(result.call_after_close).toMatchObject({ error_class: 'ConnectionDone' });
@@ -92,7 +93,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('fire: 100 fire-and-forget Pings reach our responder; PingCount answers 100 / 4950', async () => {
     const accepted = server.nextConnection();
-    const { result } = await runPythonClient(server.port, 'fire');
+    const { result } = await runClient(server.port, 'fire');
     expect(result.callRemote_returned).toEqual(['None']);
     expect(result.count).toBe(100);
     expect(result.total).toBe(4950);
@@ -102,14 +103,14 @@ describeInterop('interop: Twisted client → ampstate server', () => {
   });
 
   it('pipelined: 10 000 calls in flight, every answer correct', async () => {
-    const { result } = await runPythonClient(server.port, 'pipelined', { calls: 10_000 });
+    const { result } = await runClient(server.port, 'pipelined', { calls: 10_000 });
     expect(result.calls).toBe(10_000);
     expect(result.correct).toBe(10_000);
     expect(result.ok).toBe(true);
   });
 
   it('outoforder: our async responders answer in completion order (2, 3, 1)', async () => {
-    const { result } = await runPythonClient(server.port, 'outoforder');
+    const { result } = await runClient(server.port, 'outoforder');
     expect(result.order).toEqual([2, 3, 1]);
     const arrival = result.arrival_s as Record<string, number>;
     expect(arrival['2']!).toBeLessThan(arrival['3']!);
@@ -119,7 +120,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('starttls: Twisted asks, we are the TLS server (TCP role); mutual verification; each side sees the other’s CN', async () => {
     const accepted = tlsServer.nextConnection();
-    const { result } = await runPythonClient(tlsServer.port, 'starttls', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca });
+    const { result } = await runClient(tlsServer.port, 'starttls', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca });
     expect(result.error).toBeUndefined();
     expect(result.hello_plain).toBe('hi plain x1 é');
     expect(result.starttls_response).toEqual([]);
@@ -133,7 +134,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('starttls: a Twisted client without a certificate is refused by our verifying side', async () => {
     const accepted = tlsServer.nextConnection();
-    const { result } = await runPythonClient(tlsServer.port, 'starttls', { ca: certs.ca, timeoutS: 10 });
+    const { result } = await runClient(tlsServer.port, 'starttls', { ca: certs.ca, timeoutS: 10 });
     expect(result.ok).toBe(false);
     // The StartTLS answer is plaintext, so Twisted's next call is the one that fails.
     expect(result.error).toMatchObject({ error_class: 'Error', error_type: 'OpenSSL.SSL.Error' });
@@ -154,7 +155,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
         entry.connection.startTLS(tlsOptions).then((peer) => resolve(peer === undefined ? undefined : String(peer.subject.CN)), reject);
       }, 1);
     });
-    const { result } = await runPythonClient(tlsServer.port, 'outoforder', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca });
+    const { result } = await runClient(tlsServer.port, 'outoforder', { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca });
     expect(result.order).toEqual([2, 3, 1]);
     expect(await withTimeout(asked, 5000, 'server-initiated StartTLS')).toBe('ampstate-test-client');
     const entry = tlsServer.connections.at(-1)!;
@@ -167,7 +168,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
 
   it('switch: Twisted gets the answer, AMP is locked (ProtocolSwitched), bytes after it hit our echo', async () => {
     const accepted = server.nextConnection();
-    const { result } = await runPythonClient(server.port, 'switch');
+    const { result } = await runClient(server.port, 'switch');
     expect(result.switch_response).toEqual([]);
     expect(result.switched).toBe(true);
     expect(result.amp_after_switch).toBe('ProtocolSwitched');
@@ -197,7 +198,7 @@ describeInterop('interop: Twisted client → ampstate server', () => {
   });
 
   it('toolong: our raw 01 00 makes Twisted fail its pending call with TooLong(isKey, not local) and close', async () => {
-    const { result } = await runPythonClient(server.port, 'toolong');
+    const { result } = await runClient(server.port, 'toolong');
     expect(result.hello_first).toBe('hi x x1 é');
     expect(result.toolong).toMatchObject({ error_class: 'TooLong', isKey: true, isLocal: false });
     expect(result.close).toMatchObject({ closed: true });

@@ -1,19 +1,20 @@
 /**
- * Helpers for the interop suites: the real Twisted 22.4 peers of test/python (see its README for
- * the exact contracts), throw-away certificates, and a TS server with the SAME responders as
- * amp_peer.py.
+ * Helpers for the interop suites: the real Twisted peers of test/python (see its README for the
+ * exact contracts), run with either Twisted version of test/support/twisted-peers.ts, throw-away
+ * certificates, and a TS server with the SAME responders as amp_peer.py.
  *
- * CI rule: under CI=true a missing /usr/bin/python3 or Twisted fails the suite; elsewhere the suite
- * is skipped and the reason is printed and shown in the suite's name.
+ * CI rule: under CI=true a missing Twisted version fails its suite; elsewhere the suite is skipped
+ * and the reason is printed and shown in the suite's name.
  */
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { describeWithPeer } from '../support/describe-with-peer.js';
+import { describeWithPeer, type PeerAvailability } from '../support/describe-with-peer.js';
+import { TWISTED_22_4, describeEachTwisted, peerAvailability, peerEnv, type TwistedPeer } from '../support/twisted-peers.js';
 import { AmpConnection, type AmpConnectionEvent, type AmpConnectionOptions } from '../../actors/amp-connection.js';
 import { responders, startTlsWith, switchProtocol } from '../../actors/responders.js';
 import type { TlsOptions } from '../../actors/tls-options.js';
@@ -21,7 +22,6 @@ import { DateTimeValue, DecimalValue } from '../../codec/index.js';
 import { StartTLS } from '../../codec/protocols/start-tls.js';
 import { Delay, Echo, Hello, Ping, PingCount, Switch, Types, WhoAmI, greet } from '../fixtures/commands.js';
 
-export const PYTHON = '/usr/bin/python3';
 /** test/python, also when this file runs compiled from dist/test/interop. */
 export const PYTHON_DIR = resolve(fileURLToPath(new URL('../python/', import.meta.url)).replace(/\/dist\/test\/python\/?$/, '/test/python/'));
 export const AMP_PEER = join(PYTHON_DIR, 'amp_peer.py');
@@ -30,42 +30,26 @@ export const TOOLONG_COUNT = 255255;
 
 // ------------------------------------------------------------------ availability and the CI rule
 
-export interface Availability {
-  readonly available: boolean;
-  readonly reason: string;
-}
-
-let availability: Availability | undefined;
-
-/** Whether /usr/bin/python3 exists and imports Twisted 22.x and pyOpenSSL (checked once). */
-export function pythonAvailability(): Availability {
-  if (availability !== undefined) return availability;
-  if (!existsSync(PYTHON)) {
-    availability = { available: false, reason: `${PYTHON} not found` };
-  } else {
-    const probe = spawnSync(PYTHON, ['-c', 'import twisted, OpenSSL, cryptography; print(twisted.__version__)'], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    if (probe.status !== 0) {
-      availability = { available: false, reason: `${PYTHON} cannot import Twisted/pyOpenSSL: ${(probe.stderr || String(probe.error)).trim().split('\n').pop()}` };
-    } else if (!existsSync(AMP_PEER)) {
-      availability = { available: false, reason: `${AMP_PEER} is missing` };
-    } else {
-      availability = { available: true, reason: `Twisted ${probe.stdout.trim()}` };
-    }
-  }
-  return availability;
-}
-
 export { IN_CI as isCI } from '../support/describe-with-peer.js';
+export { TWISTED_22_4, TWISTED_24_11, TWISTED_PEERS, type TwistedPeer } from '../support/twisted-peers.js';
 
-/**
- * A describe() that needs the Python peers. Without them: under CI a single failing test says why;
- * elsewhere the suite is skipped with the reason in its name and on stderr.
- */
+/** The 22.4 interpreter, for suites that run one version only. */
+export const PYTHON = TWISTED_22_4.python;
+export type Availability = PeerAvailability;
+
+/** Whether the Python peers run with Twisted 22.4 (checked once). */
+export function pythonAvailability(): Availability {
+  return peerAvailability(TWISTED_22_4);
+}
+
+/** A describe() that needs the Python peers with Twisted 22.4 (the suites that are not about versions). */
 export function describeInterop(name: string, body: () => void): void {
   describeWithPeer(name, pythonAvailability(), body);
+}
+
+/** One describe() per Twisted version, named `<name> (Twisted X.Y)`. */
+export function describeInteropEach(name: string, body: (peer: TwistedPeer) => void): void {
+  describeEachTwisted(name, body);
 }
 
 // ------------------------------------------------------------------ certificates
@@ -82,7 +66,7 @@ export interface Certificates {
 /** make_certs.py into a fresh temp dir; `remove()` deletes it. */
 export function makeCertificates(): Certificates & { remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'ampstate-certs-'));
-  const result = spawnSync(PYTHON, [MAKE_CERTS, dir], { encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(TWISTED_22_4.python, [MAKE_CERTS, dir], { encoding: 'utf8', timeout: 60_000, env: peerEnv(TWISTED_22_4) });
   if (result.status !== 0) throw new Error(`make_certs.py failed: ${result.stderr}`);
   const paths = JSON.parse(result.stdout.trim().split('\n').pop()!) as Record<string, string>;
   return {
@@ -97,6 +81,11 @@ export function makeCertificates(): Certificates & { remove(): void } {
 }
 
 // ------------------------------------------------------------------ Python server
+
+/** Whether amp_peer.py reported running this peer's Twisted (so a peer can never silently stand in for another). */
+function runsVersion(reported: string | undefined, peer: TwistedPeer): boolean {
+  return reported !== undefined && reported.startsWith(`${peer.version}.`);
+}
 
 export interface PythonServer {
   readonly port: number;
@@ -122,8 +111,8 @@ function tlsArgs(tls: TlsFiles = {}): string[] {
 }
 
 /** `amp_peer.py server --port 0`; resolves once it printed its port. stdin stays an open pipe. */
-export function startPythonServer(tls: TlsFiles = {}): Promise<PythonServer> {
-  const child = spawn(PYTHON, [AMP_PEER, 'server', '--port', '0', ...tlsArgs(tls)], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function startPythonServer(tls: TlsFiles = {}, peer: TwistedPeer = TWISTED_22_4): Promise<PythonServer> {
+  const child = spawn(peer.python, [AMP_PEER, 'server', '--port', '0', ...tlsArgs(tls)], { stdio: ['pipe', 'pipe', 'pipe'], env: peerEnv(peer) });
   let stderr = '';
   let stdout = '';
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
@@ -149,7 +138,12 @@ export function startPythonServer(tls: TlsFiles = {}): Promise<PythonServer> {
       const newline = stdout.indexOf('\n');
       if (newline < 0) return;
       clearTimeout(timer);
-      const { port } = JSON.parse(stdout.slice(0, newline)) as { port: number };
+      const { port, twisted } = JSON.parse(stdout.slice(0, newline)) as { port: number; twisted?: string };
+      if (!runsVersion(twisted, peer)) {
+        void stop();
+        reject(new Error(`amp_peer.py server runs Twisted ${twisted}, not ${peer.label}`));
+        return;
+      }
       resolvePort({ port, process: child, stderr: () => stderr, stop });
     });
   });
@@ -167,12 +161,13 @@ export interface ClientRun<R = Record<string, any>> {
 export function runPythonClient(
   port: number,
   scenario: string,
-  options: TlsFiles & { readonly calls?: number; readonly timeoutS?: number } = {},
+  options: TlsFiles & { readonly calls?: number; readonly timeoutS?: number; readonly peer?: TwistedPeer } = {},
 ): Promise<ClientRun> {
   const args = [AMP_PEER, 'client', '--port', String(port), '--scenario', scenario, ...tlsArgs(options)];
   if (options.calls !== undefined) args.push('--calls', String(options.calls));
   if (options.timeoutS !== undefined) args.push('--timeout', String(options.timeoutS));
-  const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const peer = options.peer ?? TWISTED_22_4;
+  const child = spawn(peer.python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: peerEnv(peer) });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -183,11 +178,15 @@ export function runPythonClient(
     child.once('close', (code) => {
       clearTimeout(timer);
       const line = stdout.trim().split('\n').pop() ?? '';
+      let result: ClientRun['result'] & { twisted?: string };
       try {
-        done({ exitCode: code, result: JSON.parse(line), stderr });
+        result = JSON.parse(line) as typeof result;
       } catch {
         reject(new Error(`amp_peer.py client ${scenario}: no JSON on stdout (exit ${code}); stdout=${stdout}\nstderr:\n${stderr}`));
+        return;
       }
+      if (runsVersion(result.twisted, peer)) done({ exitCode: code, result, stderr });
+      else reject(new Error(`amp_peer.py client ran Twisted ${result.twisted}, not ${peer.label}; stderr:\n${stderr}`));
     });
   });
 }

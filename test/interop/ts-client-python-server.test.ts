@@ -1,5 +1,5 @@
 /**
- * ampstate as the caller, real Twisted 22.4 (test/python/amp_peer.py server) as the responder.
+ * ampstate as the caller, real Twisted, 22.4 and 24.11 (test/python/amp_peer.py server), as the responder.
  * Every expectation is Twisted's documented behaviour (docs/amp-protocol.md, test/python/README.md).
  */
 import { readFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { AmpConnection } from '../../actors/amp-connection.js';
 import { connect } from '../../actors/connect.js';
+import { TlsVerificationError } from '../../actors/tls-verification.js';
 import {
   ConnectionDoneError,
   ConnectionLostError,
@@ -22,7 +23,7 @@ import {
   type PythonServer,
   TOOLONG_COUNT,
   TYPES_CASES,
-  describeInterop,
+  describeInteropEach,
   hostCommonName,
   makeCertificates,
   peerCommonName,
@@ -32,7 +33,7 @@ import {
   withTimeout,
 } from './support.js';
 
-describeInterop('interop: ampstate client → Twisted server', () => {
+describeInteropEach('interop: ampstate client → Twisted server', (twisted) => {
   let certs: Certificates & { remove(): void };
   let otherCerts: Certificates & { remove(): void };
   let server: PythonServer;
@@ -49,9 +50,9 @@ describeInterop('interop: ampstate client → Twisted server', () => {
     certs = makeCertificates();
     otherCerts = makeCertificates();
     [server, tlsServer] = await Promise.all([
-      startPythonServer(),
+      startPythonServer({}, twisted),
       // Requires a client certificate signed by our CA (tls_verifyAuthorities).
-      startPythonServer({ cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }),
+      startPythonServer({ cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, twisted),
     ]);
   });
 
@@ -178,8 +179,8 @@ describeInterop('interop: ampstate client → Twisted server', () => {
     const error = await client
       .startTLS({ cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey), ca: readFileSync(otherCerts.ca) })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as NodeJS.ErrnoException).code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/);
+    expect(error).toBeInstanceOf(TlsVerificationError);
+    expect((error as TlsVerificationError).reason).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/);
     // The failed handshake ends the connection; nothing is left hanging.
     await expect(withTimeout(client.closed, 5000, 'close after a rejected server certificate')).resolves.toBeInstanceOf(Error);
     await expect(client.callRemote(Hello, { count: 1, name: Buffer.from('x') })).rejects.toBeInstanceOf(Error);

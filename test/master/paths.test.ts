@@ -71,6 +71,8 @@ describe('resolveCommandArgs (docs/master-worker-protocol.md §3.1)', () => {
       expect((error as PathEscapeError).code).toBe('WORKER_ERR_PATH_ESCAPE');
     }
     expect(resolveCommandArgs('glob', { path: 'build/**/*.o' }, confined).args.path).toBe('/srv/worker/linux/build/**/*.o');
+    // The worker needs the base for the physical check (docs/master-worker-protocol.md §3.1).
+    expect(resolveCommandArgs('mkdir', { dir: 'ok' }, confined).args.confine_to).toBe('/srv/worker/linux');
     expect(resolveCommandArgs('shell', { workdir: 'a/../b' }, confined).args.workdir).toBe('/srv/worker/linux/a/../b');
     expect(() => resolveCommandArgs('shell', { workdir: '..\\..\\x' }, { ...nt, confine: true })).toThrow(PathEscapeError);
   });

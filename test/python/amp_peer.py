@@ -1,18 +1,19 @@
 #!/usr/bin/python3
-"""A real Twisted 22.4 AMP peer for interop tests (server, client, benchmarks).
+"""A real Twisted AMP peer for interop tests (server, client, benchmarks).
 
-Always run with /usr/bin/python3 (Debian's interpreter, which has Twisted).
+Always run with /usr/bin/python3 (Debian's interpreter, which has Twisted 22.4;
+Twisted 24.11 with test/peers/fetch-twisted-24.sh's directory on PYTHONPATH).
 Only 127.0.0.1 is used.  Logs go to stderr; stdout carries exactly one JSON
 line per mode (the port line for `server`, the result line otherwise).
 
   amp_peer.py server [--port 0] [--cert F --key F] [--ca F] [--ignore-stdin]
-      Listen on 127.0.0.1:PORT, print {"port": N} once listening, serve every
+      Listen on 127.0.0.1:PORT, print {"port": N, "twisted": VERSION} once listening, serve every
       connection with the command set in amp_commands.py until SIGTERM/SIGINT
       or until stdin reaches EOF (unless --ignore-stdin).
 
   amp_peer.py client --port N --scenario NAME [--cert F --key F] [--ca F] [--timeout S]
       Connect to 127.0.0.1:N, run one scenario, print one JSON line
-      {"scenario": NAME, "ok": bool, ...observations}.  Exit 0 whenever the
+      {"scenario": NAME, "twisted": VERSION, "ok": bool, ...observations}.  Exit 0 whenever the
       scenario ran, even if the peer misbehaved ("ok" is false then; a stuck
       scenario reports "timeout": true plus whatever was observed so far).
       Exit 1 only when the harness itself broke (connection refused, a Python
@@ -38,6 +39,8 @@ import sys
 import threading
 import time
 import traceback
+
+import twisted
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of test/python
 
@@ -269,7 +272,7 @@ def run_server(args):
 
     start_logging()
     port = reactor.listenTCP(args.port, PeerFactory(TLSConfig.from_args(args)), interface=HOST)
-    emit({"port": port.getHost().port})
+    emit({"port": port.getHost().port, "twisted": twisted.__version__})
     if not args.ignore_stdin:
         # The spawning test keeps our stdin open; EOF means "parent is gone".
         def watch():
@@ -595,7 +598,7 @@ async def connect(reactor, port, tls):
 
 
 async def client_main(reactor, args):
-    r = {"scenario": args.scenario}
+    r = {"scenario": args.scenario, "twisted": twisted.__version__}
     try:
         proto = await connect(reactor, args.port, TLSConfig.from_args(args))
     except Exception as e:

@@ -1,14 +1,17 @@
 #!/usr/bin/python3
 """
-Drive one trial ``-j`` worker process with Twisted 22.4's own manager classes.
+Drive one trial ``-j`` worker process with Twisted's own manager classes.
 
 This is ampstate's reference *manager* for checking workers (ours written in
 TypeScript, or Twisted's ``workertrial.py``).  The wire side is entirely
 Twisted's: ``twisted.trial._dist.worker.LocalWorker`` (the process protocol
 that disttrial uses: Start on connect, out.log / err.log / test.log in the
 worker directory) and ``LocalWorkerAMP`` (the manager-side AMP responders and
-``run()``).  This script only adds recording around them.  It must run under
-an interpreter that has Twisted 22.4, i.e. ``/usr/bin/python3`` here.
+``run()``).  This script only adds recording around them.  It runs under
+Twisted 22.4 (``/usr/bin/python3`` here; the inline dialect) or 24.11 (the
+same interpreter with test/peers/fetch-twisted-24.sh's directory on
+``PYTHONPATH``; the stream dialect, whose responders receive stream ids, so
+texts and frames are then recorded from what they hand the reporter).
 
 Usage::
 
@@ -92,9 +95,11 @@ import shutil
 import sys
 import tempfile
 
+import twisted
 from twisted.internet import defer
 from twisted.internet.error import ProcessDone, ProcessTerminated
 from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
 from twisted.python.reflect import qual
 from twisted.trial._dist import _WORKER_AMP_STDIN, _WORKER_AMP_STDOUT, managercommands
 from twisted.trial._dist.worker import LocalWorker, LocalWorkerAMP
@@ -117,6 +122,17 @@ def _text(value):
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return str(value)
+
+
+def _flatFrames(failure):
+    """
+    The frames a manager rebuilt from the wire, flat again (name, file, line).
+    """
+    return [str(item) for frame in failure.frames for item in frame[:3]]
+
+
+#: 22.8 reworked LocalWorker (a FilePath and an open log file) and made run() a coroutine.
+_LOCAL_WORKER_22_8 = (twisted.version.major, twisted.version.minor) >= (22, 8)
 
 
 def _describe(failure):
@@ -202,20 +218,28 @@ class Recorder:
     def addSuccess(self, test):
         self._event("success")
 
+    # The 22.4 dialect has the texts and frames on the wire; from 22.10 they came through streams
+    # and only the failure the manager built holds them.
+    def _message(self, field, failure):
+        return self.wire[field] if field in self.wire else _text(failure.value)
+
+    def _frames(self, failure):
+        return self.wire["frames"] if "frames" in self.wire else _flatFrames(failure)
+
     def addError(self, test, failure):
         w = self.wire
-        self._event("error", w.get("error"), w.get("errorClass"), w.get("frames"))
+        self._event("error", self._message("error", failure), w.get("errorClass"), self._frames(failure))
 
     def addFailure(self, test, failure):
         w = self.wire
-        self._event("failure", w.get("fail"), w.get("failClass"), w.get("frames"))
+        self._event("failure", self._message("fail", failure), w.get("failClass"), self._frames(failure))
 
     def addSkip(self, test, reason):
         self._event("skip", self.wire.get("reason"))
 
     def addExpectedFailure(self, test, error, todo=None):
         w = self.wire
-        self._event("expectedFailure", w.get("error"), todo=w.get("todo"))
+        self._event("expectedFailure", w["error"] if "error" in w else _text(error), todo=w.get("todo"))
 
     def addUnexpectedSuccess(self, test, todo=None):
         self._event("unexpectedSuccess", todo=self.wire.get("todo"))
@@ -287,7 +311,7 @@ class RecordingWorkerAMP(LocalWorkerAMP):
 def _parseArgs(argv):
     parser = argparse.ArgumentParser(
         prog="drive_worker.py",
-        description="Drive a trial -j worker with Twisted 22.4's LocalWorkerAMP.",
+        description="Drive a trial -j worker with Twisted's LocalWorkerAMP.",
     )
     parser.add_argument("--workdir")
     parser.add_argument("--test", action="append", default=[], dest="tests")
@@ -320,7 +344,13 @@ def main(argv=None):
 
     recorder = Recorder()
     amp = RecordingWorkerAMP(recorder, trace)
-    worker = LocalWorker(amp, workdir, "test.log")
+    testLog = None
+    if _LOCAL_WORKER_22_8:
+        os.makedirs(workdir, exist_ok=True)
+        testLog = open(os.path.join(workdir, "test.log"), "a", encoding="utf-8")
+        worker = LocalWorker(amp, FilePath(workdir), testLog)
+    else:
+        worker = LocalWorker(amp, workdir, "test.log")
     output = {
         "command": list(args.command),
         "workdir": workdir,
@@ -390,7 +420,7 @@ def main(argv=None):
         for name in args.tests:
             entry = recorder.beginRun(name)
             try:
-                response = yield amp.run(_NamedTest(name), recorder)
+                response = yield defer.ensureDeferred(amp.run(_NamedTest(name), recorder))
                 entry["success"] = response.get("success")
             except Exception:
                 entry["runError"] = _describe(Failure())
@@ -418,6 +448,8 @@ def main(argv=None):
     reactor.run()
     if trace is not None:
         trace.close()
+    if testLog is not None:
+        testLog.close()
     sys.stdout.write(json.dumps(output) + "\n")
     sys.stdout.flush()
     return 0

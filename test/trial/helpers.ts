@@ -1,42 +1,21 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { lastValueFrom, toArray } from 'rxjs';
+import { TrialManager, type TrialManagerOptions } from '../../actors/trial/manager.js';
+import type { TrialEvent, TrialSummary } from '../../actors/trial/results.js';
 import { fileURLToPath } from 'node:url';
-import { describeWithPeer } from '../support/describe-with-peer.js';
+import { TWISTED_22_4, peerEnv, type TwistedPeer } from '../support/twisted-peers.js';
 import { temporaryDirectory } from '../support/temp-directory.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FIXTURES = join(ROOT, 'test/trial/fixtures');
 export const JS_FIXTURES = join(ROOT, 'test/trial/js-fixtures');
 /** Debian's interpreter has Twisted 22.4; the `python3` on PATH may not. */
-export const PYTHON = process.env.AMPSTATE_PYTHON ?? '/usr/bin/python3';
+export const PYTHON = TWISTED_22_4.python;
 export { IN_CI } from '../support/describe-with-peer.js';
-
-export interface TwistedStatus {
-  readonly ok: boolean;
-  readonly version?: string;
-  readonly reason?: string;
-}
-
-let twisted: TwistedStatus | undefined;
-export function twistedStatus(): TwistedStatus {
-  if (twisted !== undefined) return twisted;
-  const probe = spawnSync(PYTHON, ['-c', 'import twisted, twisted.trial._dist.workertrial; print(twisted.__version__)'], { encoding: 'utf8' });
-  if (probe.error !== undefined) twisted = { ok: false, reason: `${PYTHON} cannot be run (${probe.error.message})` };
-  else if (probe.status !== 0) twisted = { ok: false, reason: `${PYTHON} cannot import Twisted trial: ${probe.stderr.trim().split('\n').pop()}` };
-  else twisted = { ok: true, version: probe.stdout.trim() };
-  return twisted;
-}
-
-/**
- * A describe block that needs Python with Twisted: under CI=true a missing Twisted is a failure (a
- * test that throws); elsewhere the block is skipped with the reason in its name.
- */
-export function describeWithTwisted(name: string, body: () => void): void {
-  const status = twistedStatus();
-  describeWithPeer(name, { available: status.ok, reason: status.reason ?? '' }, body);
-}
+export { TWISTED_22_4, TWISTED_24_11, TWISTED_PEERS, describeEachTwisted, type TwistedPeer } from '../support/twisted-peers.js';
 
 /** A fresh directory for a run's cwd (its `_trial_temp` lands there). */
 export function freshDirectory(prefix = 'ampstate-trial-'): string {
@@ -61,14 +40,23 @@ export function runProcess(command: string, args: readonly string[], options: { 
   });
 }
 
-/** Environment for Python runs: the fixtures importable, no .pyc files written into the repo. */
-export function pythonEnv(extraPath: readonly string[] = []): NodeJS.ProcessEnv {
-  return { ...process.env, PYTHONPATH: [...extraPath, FIXTURES].join(':'), PYTHONDONTWRITEBYTECODE: '1' };
+/**
+ * Environment for Python runs with this Twisted version: its site directories, the fixtures
+ * importable, no .pyc files written into the repo.
+ */
+export function pythonEnv(extraPath: readonly string[] = [], twisted: TwistedPeer = TWISTED_22_4): NodeJS.ProcessEnv {
+  return peerEnv(twisted, [...extraPath, FIXTURES]);
 }
 
 /** Twisted's own manager: `python -m twisted.trial [-j N] NAME…` in `cwd`. */
-export async function twistedTrial(jobs: number, names: readonly string[], cwd: string, env = pythonEnv()): Promise<ProcessResult & { summary: string }> {
-  const result = await runProcess(PYTHON, ['-m', 'twisted.trial', ...(jobs > 0 ? ['-j', String(jobs)] : []), ...names], { cwd, env });
+export async function twistedTrial(
+  jobs: number,
+  names: readonly string[],
+  cwd: string,
+  twisted: TwistedPeer = TWISTED_22_4,
+  env = pythonEnv([], twisted),
+): Promise<ProcessResult & { summary: string }> {
+  const result = await runProcess(twisted.python, ['-m', 'twisted.trial', ...(jobs > 0 ? ['-j', String(jobs)] : []), ...names], { cwd, env });
   const lines = result.stdout.split('\n').filter((line) => line.trim().length > 0);
   return { ...result, summary: lines[lines.length - 1] ?? '' };
 }
@@ -145,4 +133,40 @@ export function collectingStream(): { stream: NodeJS.WritableStream; text: () =>
     },
   });
   return { stream, text: () => text };
+}
+
+/** Timeout of a test that runs Python trial: a second or two alone, far more on a loaded machine. */
+export const TRIAL_RUN_TIMEOUT = 180_000;
+
+export interface ManagerRun {
+  readonly summary: TrialSummary;
+  readonly output: string;
+  readonly events: TrialEvent[];
+  readonly cwd: string;
+}
+
+/** The ampstate manager (`-j 2` unless told) on stock workers of this Twisted version. */
+export async function runManager(
+  twisted: TwistedPeer,
+  names: string[],
+  options: Partial<TrialManagerOptions> = {},
+  extraPath: string[] = [],
+): Promise<ManagerRun> {
+  const cwd = options.cwd ?? freshDirectory();
+  let output = '';
+  const manager = new TrialManager({ names, jobs: 2, python: twisted.python, cwd, env: pythonEnv(extraPath, twisted), output: (s) => (output += s), ...options });
+  const events = lastValueFrom(manager.events$.pipe(toArray()));
+  const summary = await manager.run();
+  return { summary, output, events: await events, cwd };
+}
+
+/** The `=====`-separated result blocks of a trial report, by their first test id. */
+export function resultBlocks(report: string): Map<string, string> {
+  const byTest = new Map<string, string>();
+  const body = report.split(`${'-'.repeat(79)}\n`)[0] ?? '';
+  for (const block of body.split(`${'='.repeat(79)}\n`).slice(1)) {
+    const tests = block.trimEnd().split('\n\n').pop()!.split('\n');
+    byTest.set(tests[0]!, block);
+  }
+  return byTest;
 }

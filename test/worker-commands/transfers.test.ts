@@ -280,7 +280,7 @@ describe('download_file', () => {
     expect(master.calls).toEqual(['closeReader']);
   });
 
-  it('stops after an interrupt with rc 1 and closes the reader', async () => {
+  it('stops after an interrupt with rc 1, closes the reader and keeps no partial file', async () => {
     const path = join(root, 'dest');
     const { master } = await expectCommand('download_file', { path, blocksize: 2, maxsize: null, mode: null })
       .withMaster((master) => {
@@ -294,7 +294,8 @@ describe('download_file', () => {
       .rc(1)
       .run();
     expect(master.calls).toEqual(['read 2', 'read 2', 'closeReader']);
-    expect(readFileSync(path, 'utf8')).toBe('0123');
+    // Buildbot leaves the blocks that arrived under the name; ampstate keeps nothing of an interrupted download.
+    expect(readdirSync(root)).toEqual([]);
   });
 
   it('fails when the parent directory cannot be created', async () => {

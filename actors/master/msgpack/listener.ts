@@ -11,23 +11,28 @@
  * authenticated." and it is sent nothing. It listens on a Twisted-style endpoint, as the AMP one
  * does (`ssl:` serves `wss`).
  *
+ * Connections are capped, must present credentials in time (a stalled TLS handshake included),
+ * may be closed when idle once attached, and failed logins are throttled as over AMP (§4.5): every
+ * refusal is one warn line and one event on `refusals$`.
+ *
  * A msgpack worker keeps running the commands of a connection that dropped. The listener remembers
  * their ids per worker name and, by default, asks the worker to interrupt them once it has
  * attached again ({@link MsgpackListenerOptions.reapOrphans}).
  */
-import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Subject, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionLostError } from '../../../codec/errors.js';
+import { capConnections, watchIdle } from '../../connection-limits.js';
 import { parseServerEndpoint, type EndpointDescription } from '../../endpoint.js';
 import { defaultLogger, type Logger } from '../../logger.js';
+import { ConnectionRefusedError, peerAddress, type Refusal } from '../../refusals.js';
 import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_WORKER_SETTINGS } from '../base-connection.js';
 import type { BuilderList, WorkerSettings } from '../connection-api.js';
 import {
   DEFAULT_LISTEN_ENDPOINT,
+  DEFAULT_LOGIN_TIMEOUT_MS,
   listenerAddress,
   refuseUnauthenticated,
   WorkerAdmission,
@@ -39,7 +44,9 @@ import type { StoredRegistration } from '../registrations.js';
 import type { RegistryEvent } from '../worker-registry.js';
 import { parseBasicAuth } from './basic-auth.js';
 import { MsgpackConnection, type RunningCommandRef } from './connection.js';
+import { answerUpgrade, httpServer, LoginDeadlines } from './http-front.js';
 import { MsgpackPeer } from './peer.js';
+import type { PasswordHash } from '../password-hash.js';
 
 /** What Buildbot's msgpack master sends in `set_worker_settings` (no AMP value limit to respect). */
 export const MSGPACK_WORKER_SETTINGS: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS, bufferSize: 64 * 1024 };
@@ -65,16 +72,9 @@ export interface MsgpackListenerOptions extends CommonListenerOptions {
 
 export type MsgpackRegistryEvent = RegistryEvent<MsgpackConnection>;
 
-/** An upgrade the listener refused, for operators and tests. */
-export interface UpgradeRefusal {
-  readonly status: 400 | 401 | 503;
-  readonly reason: string;
-  /** The name the worker claimed, when its header could be read. */
-  readonly username?: string;
-  readonly remoteAddress?: string;
-}
+/** @deprecated Use {@link Refusal}: both master listeners publish the same refusals. */
+export type UpgradeRefusal = Refusal;
 
-const STATUS_TEXT: Record<UpgradeRefusal['status'], string> = { 400: 'Bad Request', 401: 'Unauthorized', 503: 'Service Unavailable' };
 /** A WebSocket close reason must fit 123 bytes. */
 const closeReason = (text: string) => Buffer.from(text, 'utf8').subarray(0, 120).toString('utf8');
 
@@ -82,7 +82,9 @@ export class MsgpackListener {
   readonly logger: Logger;
   private readonly options: MsgpackListenerOptions;
   private readonly admission: WorkerAdmission<MsgpackConnection>;
-  private readonly refusalSubject = new Subject<UpgradeRefusal>();
+  /** Upgrades whose answer the login throttle holds back: a stop must not wait for them. */
+  private readonly upgrading = new Set<Duplex>();
+  private loginDeadlines: LoginDeadlines | undefined;
   private readonly peers = new Set<MsgpackPeer>();
   private readonly orphans = new Map<string, RunningCommandRef[]>();
   private readonly wss: WebSocketServer;
@@ -116,25 +118,28 @@ export class MsgpackListener {
     return this.admission.workers$;
   }
 
-  /** Every refused upgrade (401, 400, 503), as it happens. */
-  get refusals$(): Observable<UpgradeRefusal> {
-    return this.refusalSubject.asObservable();
+  /** Every refused upgrade and every connection closed by a limit, as it happens. Completes when the listener stops. */
+  get refusals$(): Observable<Refusal> {
+    return this.admission.refusals.refusals$;
   }
 
   /** Listens on the endpoint (default `tcp:0`); resolves with the bound address. */
   async start(): Promise<ListenerAddress> {
     if (this.server !== undefined && this.bound !== undefined) return this.bound;
     const endpoint = this.endpoint();
-    const server = httpServer(endpoint, (_request, response) => {
+    const server = httpServer(endpoint, this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS, (_request, response) => {
       // Only WebSocket upgrades are served here.
       response.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', Upgrade: 'websocket' });
       response.end('This is a Buildbot msgpack_experimental_v7 endpoint: connect with a WebSocket.\n');
     });
-    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head));
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(request, socket, head));
     server.on('clientError', (error, socket) => {
       this.logger.debug({ err: error }, 'bad HTTP request');
       socket.destroy();
     });
+    capConnections(server, this.options.maxConnections, this.admission.refusals);
+    const loginTimeoutMs = this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
+    this.loginDeadlines = new LoginDeadlines(server, loginTimeoutMs, (address) => this.admission.refuseLate(address, loginTimeoutMs));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -163,6 +168,7 @@ export class MsgpackListener {
     this.stopped = true;
     const server = this.server;
     this.server = undefined;
+    for (const socket of this.upgrading) socket.destroy();
     const closing = [...this.peers].map((peer) => {
       peer.abort(new ConnectionLostError('the master is stopping'));
       return peer.closed;
@@ -177,11 +183,10 @@ export class MsgpackListener {
       });
     }
     await this.admission.drain();
-    this.refusalSubject.complete();
   }
 
   /** Adds a worker or changes its password (and builders); a connected worker stays connected. */
-  updateRegistration(name: string, password: string, options: { readonly builders?: BuilderList } = {}): Registration {
+  updateRegistration(name: string, password: string | PasswordHash, options: { readonly builders?: BuilderList } = {}): Registration {
     return this.admission.updateRegistration(name, password, options);
   }
 
@@ -192,44 +197,49 @@ export class MsgpackListener {
 
   // ---------------------------------------------------------------- the upgrade
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (error) => this.logger.debug({ err: error }, 'socket error during the upgrade'));
-    const remoteAddress = request.socket.remoteAddress;
-    if (this.stopped) return this.refuse(socket, { status: 503, reason: 'the master is stopping', remoteAddress });
-    const auth = parseBasicAuth(request.headers.authorization);
-    if (auth.kind === 'missing') return this.refuse(socket, { status: 401, reason: 'no Authorization header', remoteAddress });
-    if (auth.kind === 'malformed') return this.refuse(socket, { status: 400, reason: auth.reason, remoteAddress });
-    if (!this.admission.checkCredentials(auth.username, auth.password)) {
-      return this.refuse(socket, { status: 401, reason: 'unknown name or wrong password', username: auth.username, remoteAddress });
+    // Credentials have arrived: the peer is not stalling (a throttled answer may take longer).
+    this.loginDeadlines?.credentialsArrived(request.socket);
+    const address = peerAddress(request.socket);
+    const refusals = this.admission.refusals;
+    if (this.stopped) {
+      refusals.refuse({ reason: 'stopping', address }, 'worker refused at the upgrade: the master is stopping');
+      return answerUpgrade(socket, 503);
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.adopt(ws, auth.username));
-  }
-
-  private refuse(socket: Duplex, refusal: UpgradeRefusal): void {
-    this.logger.info({ ...refusal }, 'worker refused at the upgrade');
-    const body = `${STATUS_TEXT[refusal.status]}\n`;
-    socket.end(
-      [
-        `HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status]}`,
-        'Connection: close',
-        'Content-Type: text/plain; charset=utf-8',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-        ...(refusal.status === 401 ? ['WWW-Authenticate: Basic realm="buildbot"'] : []),
-        '',
-        body,
-      ].join('\r\n'),
-    );
-    this.refusalSubject.next(refusal);
+    const auth = parseBasicAuth(request.headers.authorization);
+    if (auth.kind === 'missing') {
+      refusals.refuse({ reason: 'missing-credentials', address }, 'worker refused at the upgrade: no Authorization header');
+      return answerUpgrade(socket, 401);
+    }
+    if (auth.kind === 'malformed') {
+      refusals.refuse({ reason: 'malformed-credentials', address }, `worker refused at the upgrade: ${auth.reason}`);
+      return answerUpgrade(socket, 400);
+    }
+    this.upgrading.add(socket);
+    const verdict = await this.admission.authenticate(address, auth.username, auth.password);
+    this.upgrading.delete(socket);
+    if (socket.destroyed) return;
+    if (verdict === 'throttled') return answerUpgrade(socket, 429);
+    if (verdict !== 'accepted') return answerUpgrade(socket, 401);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.adopt(ws, auth.username, socket, address));
   }
 
   // ---------------------------------------------------------------- attaching
 
-  private adopt(ws: WebSocket, name: string): void {
+  private adopt(ws: WebSocket, name: string, socket: Duplex, address: string): void {
     const peer = new MsgpackPeer(ws, { logger: this.logger.child({ worker: name }) });
     // Until its connection exists (a duplicate is being settled) the worker is not authenticated.
     peer.handleOthers(refuseUnauthenticated);
     this.peers.add(peer);
     void peer.closed.then(() => this.peers.delete(peer));
+    // Armed after the upgrade: ws clears the socket's timeout when it takes the socket over.
+    const idleTimeoutMs = this.options.idleTimeoutMs;
+    watchIdle(socket, idleTimeoutMs, () => {
+      if (peer.isClosed) return;
+      this.admission.refusals.refuse({ reason: 'idle-timeout', address, workerName: name }, `connection closed: idle for ${idleTimeoutMs} ms`);
+      peer.abort(new ConnectionRefusedError('idle-timeout', `idle for ${idleTimeoutMs} ms`));
+    });
     if (this.stopped) {
       peer.abort(new ConnectionLostError('the master is stopping'));
       return;
@@ -246,10 +256,9 @@ export class MsgpackListener {
         confinePaths: this.options.confinePaths,
         interruptBeforeShutdown: this.options.interruptBeforeShutdown,
       });
-    this.admission.admit(name, () => peer.isClosed, connect).then(
+    this.admission.admit(address, name, () => peer.isClosed, connect).then(
       (connection) => this.runHandshake(connection),
       (error: unknown) => {
-        this.logger.info({ worker: name, reason: (error as Error).message }, 'worker refused');
         // 1008: policy violation. The worker logs the reason and retries later.
         peer.close(1008, closeReason((error as Error).message));
       },
@@ -273,18 +282,4 @@ export class MsgpackListener {
     this.orphans.set(connection.name, [...(this.orphans.get(connection.name) ?? []), ...running]);
     this.logger.warn({ worker: connection.name, commands: running.map((command) => command.commandId) }, 'worker lost with commands running');
   }
-}
-
-/** HTTP for `tcp:` and `unix:`, HTTPS (so `wss`) for `ssl:`/`tls:` with the endpoint's certificate. */
-function httpServer(endpoint: EndpointDescription, onRequest: RequestListener): Server {
-  if (endpoint.kind !== 'tls') return createServer(onRequest);
-  // A single PEM may hold both the certificate and its key.
-  const keyFile = endpoint.privateKey ?? endpoint.certificate;
-  return createTlsServer(
-    {
-      cert: endpoint.certificate === undefined ? undefined : readFileSync(endpoint.certificate),
-      key: keyFile === undefined ? undefined : readFileSync(keyFile),
-    },
-    onRequest,
-  );
 }

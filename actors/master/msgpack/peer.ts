@@ -14,6 +14,8 @@
 import type { WebSocket } from 'ws';
 import { ConnectionDoneError, ConnectionLostError } from '../../../codec/errors.js';
 import type { Logger } from '../../logger.js';
+import { reportPeerFault } from '../../peer-fault-log.js';
+import { peerAddress } from '../../refusals.js';
 import { decodeMessage, encodeMessage, isRequestOrResponse, type MsgpackRequest } from './codec.js';
 import { MsgpackRemoteError } from './errors.js';
 
@@ -114,20 +116,27 @@ export class MsgpackPeer {
     this.socket.close(code, reason);
   }
 
+  /** What the peer got wrong: one warn line per connection within the process's budget, no stack. */
+  private peerFault(message: string, cause?: unknown, fields?: Readonly<Record<string, unknown>>): void {
+    // ws keeps the TCP socket in `_socket`; it has no public accessor for the peer's address.
+    const tcp = (this.socket as unknown as { _socket?: { remoteAddress?: string; remotePort?: number } })._socket;
+    reportPeerFault(this.logger, message, cause, () => peerAddress(tcp), fields);
+  }
+
   private onFrame(data: Buffer | Buffer[], isBinary: boolean): void {
     if (!isBinary) {
-      this.logger.warn('text frame ignored: msgpack_experimental_v7 uses binary frames only');
+      this.peerFault('text frame ignored: msgpack_experimental_v7 uses binary frames only');
       return;
     }
     let message;
     try {
       message = decodeMessage(Array.isArray(data) ? Buffer.concat(data) : data);
     } catch (error) {
-      this.logger.warn({ err: error }, 'undecodable frame dropped');
+      this.peerFault('undecodable frame dropped', error);
       return;
     }
     if (!isRequestOrResponse(message)) {
-      this.logger.warn({ keys: Object.keys(message) }, 'message without op or seq_number dropped');
+      this.peerFault('message without op or seq_number dropped', undefined, { keys: Object.keys(message).slice(0, 8) });
       return;
     }
     if (message.op === 'response') this.onResponse(message);
@@ -137,7 +146,7 @@ export class MsgpackPeer {
   private onResponse(message: MsgpackRequest): void {
     const pending = this.pending.get(message.seq_number);
     if (pending === undefined) {
-      this.logger.warn({ seq: message.seq_number }, 'response to no pending request dropped');
+      this.peerFault('response to no pending request dropped', undefined, { seq: message.seq_number });
       return;
     }
     this.pending.delete(message.seq_number);

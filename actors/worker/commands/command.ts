@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { OutputBufferOptions } from './output-buffer.js';
+import type { ProcessGroupRecorder } from '../process-group-ledger.js';
 
 import type { UpdateEntry } from '../../../codec/protocols/worker-commands.js';
 
@@ -43,6 +44,8 @@ export interface CommandEnvironment {
   logger?: Logger;
   /** Line splitting and batching; the master may change these with `set_worker_settings`. */
   output?: OutputBufferOptions;
+  /** Records the process groups commands start, for reaping after a crash; unset, nothing is recorded. */
+  processGroups?: ProcessGroupRecorder;
 }
 
 export interface RunningCommand {

@@ -1,9 +1,8 @@
 /** `cpdir`: copy a directory tree with `cp`, keeping links, modes and times (docs/master-worker-protocol.md §3.5). */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { Confinement } from './confinement.js';
 import { HelperProcessRunner } from './helper-process.js';
 
 export const CPDIR_COMMAND_CLASS = 'CopyDirectory';
@@ -19,6 +18,7 @@ function copyCommand(fromPath: string, toPath: string): string[] {
 export function createCopyDirectory(args: CommandArguments, context: CommandContext): CommandImplementation {
   const fromPath = args.string('from_path');
   const toPath = args.string('to_path');
+  const confinement = Confinement.of(args, context.logger);
   const helpers = new HelperProcessRunner(context, {
     timeout: args.optionalNumber('timeout', DEFAULT_TIMEOUT_SECONDS),
     maxTime: args.optionalNumber('maxTime'),
@@ -26,13 +26,15 @@ export function createCopyDirectory(args: CommandArguments, context: CommandCont
   });
   return {
     async run() {
-      const parent = dirname(toPath);
-      if (!existsSync(parent)) await mkdir(parent, { recursive: true });
-      if (existsSync(toPath)) {
+      // `cp -P` copies a source link as a link; the target is followed, as cp follows it.
+      const fromPhysical = await confinement.resolve(fromPath, { followLast: false });
+      const toPhysical = await confinement.resolve(toPath);
+      await confinement.makeParent(toPhysical);
+      if (existsSync(toPhysical)) {
         // cp would then copy *into* the target; Buildbot only warns about it.
         context.logger?.warn({ toPath }, 'cpdir target already exists; cp will copy into it');
       }
-      const rc = await helpers.run(copyCommand(fromPath, toPath));
+      const rc = await helpers.run(copyCommand(fromPhysical, toPhysical));
       context.sendStatus([['rc', rc]]);
     },
     interrupt() {},

@@ -1,14 +1,20 @@
-/** `download_file`: fetch a file from the master's FileReader onto the worker (docs/master-worker-protocol.md §3.4). */
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+/**
+ * `download_file`: fetch a file from the master's FileReader onto the worker (docs/master-worker-protocol.md §3.4).
+ * The blocks go to an AtomicFile: the destination gets the whole file or keeps what it had, also
+ * when the download is interrupted, the connection is lost or the worker is killed (§3.6).
+ */
+import { AtomicFile } from '../../atomic-file.js';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { PathEscapeError } from '../../master/errors.js';
+import { Confinement } from './confinement.js';
 import { ReadOverrunError } from './errors.js';
 import { maxsizeReachedMessage, TransferStatus } from './transfer-status.js';
 
 export const DOWNLOAD_FILE_COMMAND_CLASS = 'WorkerFileDownloadCommand';
 export const DOWNLOAD_FILE_REQUIRED_ARGS = ['path', 'blocksize'] as const;
+/** The temp file a download writes beside its destination; the worker sweeps dead ones at startup. */
+export const DOWNLOAD_TEMP_PREFIX = '.ampstate-download-';
 
 export function createFileDownload(args: CommandArguments, context: CommandContext): CommandImplementation {
   const path = args.string('path');
@@ -17,14 +23,16 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
   const mode = args.optionalCount('mode');
   const status = new TransferStatus();
   let killed = false;
+  let truncated = false;
 
-  async function receive(destination: FileHandle | null): Promise<void> {
+  async function receive(destination: AtomicFile | null): Promise<void> {
     let remaining = maxsize;
     for (;;) {
       if (status.interrupted || killed || destination === null) return;
       const length = remaining === null ? blocksize : Math.min(blocksize, remaining);
       if (length <= 0) {
         // As for uploads, a file of exactly maxsize bytes counts as truncated (EOF is never probed).
+        truncated = true;
         status.fail(maxsizeReachedMessage(path));
         return;
       }
@@ -40,16 +48,21 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
 
   return {
     async run() {
-      const directory = dirname(path);
-      if (!existsSync(directory)) await mkdir(directory, { recursive: true });
-      let destination: FileHandle | null = null;
+      // Confined (docs/master-worker-protocol.md §3.1): the temp file is checked again once it exists.
+      const confinement = Confinement.of(args, context.logger);
+      const physical = await confinement.resolve(path);
+      await confinement.makeParent(physical);
+      let destination: AtomicFile | null = null;
       try {
-        destination = await open(path, 'w');
-        // There is a short window with the umask's mode; the worker's umask is what keeps files private.
-        if (mode !== null) await chmod(path, mode);
+        destination = await AtomicFile.create(physical, { prefix: DOWNLOAD_TEMP_PREFIX, mode });
+        await confinement.resolve(destination.tempPath, { followLast: false }).catch(async (error: unknown) => {
+          await destination?.discard();
+          throw error;
+        });
       } catch (error) {
+        if (error instanceof PathEscapeError) throw error;
         context.logger?.info({ err: error, path }, 'cannot open file for download');
-        await destination?.close().catch(() => undefined);
+        // Discarded already if it was made: nothing must be written to it.
         destination = null;
         status.fail(`Cannot open file '${path}' for download`);
       }
@@ -62,7 +75,16 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
       await context.channel.closeReader().catch((error: unknown) => {
         context.logger?.warn({ err: error }, 'ignoring error from the reader close');
       });
-      await destination?.close().catch(() => undefined);
+      // Whole, or cut at maxsize as the master asked (Buildbot keeps that file, with rc 1); anything else is dropped.
+      const complete = failure === undefined && !killed && !status.interrupted && (status.stderr === null || truncated);
+      if (destination !== null && complete) {
+        try {
+          await destination.commit();
+        } catch (error) {
+          failure = { error };
+        }
+      }
+      await destination?.discard();
       status.report(context);
       if (failure) throw failure.error;
     },

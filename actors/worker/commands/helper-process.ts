@@ -35,6 +35,7 @@ export class HelperProcessRunner {
       logEnviron: this.limits.logEnviron,
       usePTY: false,
       logger: this.context.logger,
+      processGroups: this.context.env.processGroups,
     });
     this.current = helper;
     return helper.start();

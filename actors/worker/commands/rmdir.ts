@@ -5,6 +5,7 @@
  */
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { Confinement } from './confinement.js';
 import { InvalidArgumentError } from './errors.js';
 import { HelperProcessRunner } from './helper-process.js';
 
@@ -22,13 +23,16 @@ function chmodCommand(path: string): string[] {
 export function createRemoveDirectory(args: CommandArguments, context: CommandContext): CommandImplementation {
   const paths = args.stringList('paths');
   if (paths.length === 0) throw new InvalidArgumentError(RMDIR_COMMAND_CLASS, 'paths', 'a non-empty list of strings');
+  const confinement = Confinement.of(args, context.logger);
   const helpers = new HelperProcessRunner(context, {
     timeout: args.optionalNumber('timeout', DEFAULT_TIMEOUT_SECONDS),
     maxTime: args.optionalNumber('maxTime'),
     logEnviron: args.flag('logEnviron', true),
   });
 
-  async function removeOne(path: string): Promise<number> {
+  async function removeOne(requested: string): Promise<number> {
+    // rm removes a link at the end itself; the window until rm runs is in the docs (§3.1).
+    const path = await confinement.resolve(requested, { followLast: false });
     const rc = await helpers.run(['rm', '-rf', path]);
     if (rc === 0) return 0;
     await helpers.run(chmodCommand(path));

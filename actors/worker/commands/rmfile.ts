@@ -2,6 +2,7 @@
 import { unlink } from 'node:fs/promises';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { Confinement } from './confinement.js';
 import { reportFilesystemError } from './fs-error-status.js';
 
 export const RMFILE_COMMAND_CLASS = 'RemoveFile';
@@ -9,10 +10,13 @@ export const RMFILE_REQUIRED_ARGS = ['path'] as const;
 
 export function createRemoveFile(args: CommandArguments, context: CommandContext): CommandImplementation {
   const path = args.string('path');
+  const confinement = Confinement.of(args, context.logger);
   return {
     async run() {
       try {
-        await unlink(path);
+        // A link at the end is removed itself, never followed.
+        const physical = await confinement.resolve(path, { followLast: false });
+        await confinement.inParent(physical, (entry) => unlink(entry));
       } catch (error) {
         reportFilesystemError(context, 'rmfile', path, error);
         return;

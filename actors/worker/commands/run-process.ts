@@ -16,6 +16,7 @@ import { pythonTruthy } from './command-arguments.js';
 import { CommandLineError, InvalidArgumentError, KillFailedError } from './errors.js';
 import { pythonOSErrorText, systemErrorDetails } from './errno-text.js';
 import { LogFileWatcher } from './logfile-watcher.js';
+import type { ProcessGroupRecorder } from '../process-group-ledger.js';
 import { pythonBytesRepr, pythonRepr } from '../../../codec/python-repr.js';
 import { shellQuoteCommand } from './shell-quote.js';
 
@@ -50,6 +51,8 @@ export interface RunProcessOptions {
   logfiles?: Record<string, unknown>;
   usePTY?: boolean;
   logger?: Logger | undefined;
+  /** Where the child's process group is recorded while it runs, so a worker killed meanwhile can reap it at its next start. */
+  processGroups?: ProcessGroupRecorder | undefined;
 }
 
 interface ParsedCommand {
@@ -245,6 +248,7 @@ export class RunProcess {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
+    if (child.pid !== undefined) this.options.processGroups?.record(child.pid, this.command.display);
     child.on('error', (error) => {
       if (child.pid === undefined) this.spawnError = error;
       else this.logger?.warn({ err: error }, 'child process error');
@@ -261,7 +265,10 @@ export class RunProcess {
     child.stderr.on('data', (chunk: Buffer) => this.addStderr(stderrDecoder.write(chunk)));
     child.stdout.on('end', () => this.addStdout(stdoutDecoder.end()));
     child.stderr.on('end', () => this.addStderr(stderrDecoder.end()));
-    child.on('close', (code, signal) => void this.onProcessEnded(code, signal));
+    child.on('close', (code, signal) => {
+      if (child.pid !== undefined) this.options.processGroups?.release(child.pid);
+      void this.onProcessEnded(code, signal);
+    });
   }
 
   private addStdout(text: string): void {

@@ -45,6 +45,7 @@ export function createShellCommand(args: CommandArguments, context: CommandConte
         sendUpdate: (entries) => context.sendUpdate(entries),
         sendRC: true,
         logger: context.logger,
+        processGroups: context.env.processGroups,
       });
       await runningProcess.start();
     },

@@ -1,7 +1,8 @@
 /** `stat`: the ten classic `os.stat` fields of a path, symlinks followed (docs/master-worker-protocol.md §3.5). */
-import { stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { Confinement } from './confinement.js';
 import { reportFilesystemError } from './fs-error-status.js';
 
 export const STAT_COMMAND_CLASS = 'StatFile';
@@ -10,8 +11,7 @@ export const STAT_REQUIRED_ARGS = ['path'] as const;
 const NANOSECONDS_PER_SECOND = 1_000_000_000n;
 
 /** `(mode, ino, dev, nlink, uid, gid, size, atime, mtime, ctime)` with whole-second times, as Python's `tuple(os.stat(p))`. */
-export async function statTuple(path: string): Promise<number[]> {
-  const stats = await stat(path, { bigint: true });
+export function statTuple(stats: BigIntStats): number[] {
   return [
     stats.mode,
     stats.ino,
@@ -28,11 +28,13 @@ export async function statTuple(path: string): Promise<number[]> {
 
 export function createStatFile(args: CommandArguments, context: CommandContext): CommandImplementation {
   const path = args.string('path');
+  const confinement = Confinement.of(args, context.logger);
   return {
     async run() {
       let fields: number[];
       try {
-        fields = await statTuple(path);
+        const physical = await confinement.resolve(path);
+        fields = statTuple(await confinement.statFollowing(physical));
       } catch (error) {
         reportFilesystemError(context, 'stat', path, error);
         return;

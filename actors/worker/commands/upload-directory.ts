@@ -1,11 +1,12 @@
 /** `upload_directory`: tar a worker directory and send it to the master, which unpacks it (docs/master-worker-protocol.md §3.4). */
-import { randomBytes } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ownedTempName } from '../../owned-temp-files.js';
 import { uploadBlocks } from './block-upload.js';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { Confinement } from './confinement.js';
 import { writeDirectoryArchive, type ArchiveCompression } from './directory-archive.js';
 import { InvalidArgumentError } from './errors.js';
 import { pythonOSErrorText, systemErrorDetails } from './errno-text.js';
@@ -13,6 +14,8 @@ import { TransferStatus } from './transfer-status.js';
 
 export const UPLOAD_DIRECTORY_COMMAND_CLASS = 'WorkerDirectoryUploadCommand';
 export const UPLOAD_DIRECTORY_REQUIRED_ARGS = ['path', 'blocksize'] as const;
+/** The tar a directory upload is packed into, in the system temp directory. */
+export const UPLOAD_ARCHIVE_PREFIX = 'buildbot-transfer-';
 
 function parseCompression(args: CommandArguments): ArchiveCompression {
   const value = args.raw('compress') ?? null;
@@ -25,25 +28,33 @@ export function createDirectoryUpload(args: CommandArguments, context: CommandCo
   const blocksize = args.positiveCount('blocksize');
   const maxsize = args.optionalCount('maxsize');
   const compression = parseCompression(args);
+  const confinement = Confinement.of(args, context.logger);
   const status = new TransferStatus();
   let killed = false;
 
   return {
     async run() {
       const { channel } = context;
-      const archivePath = join(tmpdir(), `buildbot-transfer-${randomBytes(8).toString('hex')}`);
+      // Owned: a worker killed during the upload leaves it, and the next one's startup sweep removes it.
+      const archivePath = join(tmpdir(), ownedTempName(UPLOAD_ARCHIVE_PREFIX));
       let archive: FileHandle | null = null;
       try {
         archive = await open(archivePath, 'wx+', 0o600);
+        // Confined, tar reads through the pinned directory (§3.1); errors name the path as asked.
+        let physical = path;
+        let pinnedAs = path;
         try {
-          await writeDirectoryArchive(path, archivePath, compression);
+          physical = await confinement.resolve(path);
+          await confinement.inDirectory(physical, (pinned) => {
+            pinnedAs = pinned;
+            return writeDirectoryArchive(pinned, archivePath, compression);
+          });
         } catch (error) {
           const details = systemErrorDetails(error);
           if (details === undefined) throw error;
-          const failedPath = (error as { path?: unknown }).path;
-          status.fail(
-            `Cannot read directory '${path}' for upload: ${pythonOSErrorText(details, typeof failedPath === 'string' ? failedPath : path)}`,
-          );
+          const failed = (error as { path?: unknown }).path;
+          const failedPath = typeof failed !== 'string' ? path : failed.startsWith(pinnedAs) ? physical + failed.slice(pinnedAs.length) : failed;
+          status.fail(`Cannot read directory '${path}' for upload: ${pythonOSErrorText(details, failedPath)}`);
           status.report(context);
           return;
         }

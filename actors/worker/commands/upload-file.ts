@@ -1,15 +1,17 @@
 /** `upload_file`: send one worker file to the master's FileWriter (docs/master-worker-protocol.md §3.4). */
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { uploadBlocks } from './block-upload.js';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
+import { PathEscapeError } from '../../master/errors.js';
+import { Confinement } from './confinement.js';
 import { TransferStatus } from './transfer-status.js';
 
 export const UPLOAD_FILE_COMMAND_CLASS = 'WorkerFileUploadCommand';
 export const UPLOAD_FILE_REQUIRED_ARGS = ['path', 'blocksize'] as const;
 
-async function openForUpload(path: string): Promise<FileHandle> {
-  const handle = await open(path, 'r');
+async function openForUpload(confinement: Confinement, path: string): Promise<FileHandle> {
+  const handle = await confinement.open(path, 'r');
   // Linux lets a directory be opened for reading; Python refuses, and so must the upload.
   if ((await handle.stat()).isDirectory()) {
     await handle.close();
@@ -23,6 +25,7 @@ export function createFileUpload(args: CommandArguments, context: CommandContext
   const blocksize = args.positiveCount('blocksize');
   const maxsize = args.optionalCount('maxsize');
   const keepstamp = args.flag('keepstamp', false);
+  const confinement = Confinement.of(args, context.logger);
   const status = new TransferStatus();
   let killed = false;
 
@@ -32,12 +35,14 @@ export function createFileUpload(args: CommandArguments, context: CommandContext
       let source: FileHandle | null = null;
       let times: { accessTime: number; modifiedTime: number } | null = null;
       try {
+        source = await openForUpload(confinement, await confinement.resolve(path));
         if (keepstamp) {
-          const stats = await stat(path);
+          const stats = await source.stat();
           times = { accessTime: stats.atimeMs / 1000, modifiedTime: stats.mtimeMs / 1000 };
         }
-        source = await openForUpload(path);
       } catch (error) {
+        // An escape fails the command before anything is read (§3.1); other errors are Buildbot's.
+        if (error instanceof PathEscapeError) throw error;
         context.logger?.info({ err: error, path }, 'cannot open file for upload');
         status.fail(`Cannot open file '${path}' for upload`);
       }

@@ -1,0 +1,159 @@
+/**
+ * The master's configuration, `DIR/ampstate-master.json`, and its admin token, `DIR/admin-token`:
+ * what `ampstate master create` writes and `start` (and every SIGHUP) reads. The config holds
+ * scrypt hashes of the worker passwords, never the passwords; both files are mode 0600 (see
+ * docs/master-service.md).
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { AmpStateError } from '../../../codec/errors.js';
+import { parseServerEndpoint } from '../../endpoint.js';
+import type { BuilderList } from '../connection-api.js';
+import { PasswordHash } from '../password-hash.js';
+
+export const MASTER_CONFIG_FILE = 'ampstate-master.json';
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+export interface MasterWorkerEntry {
+  /** `scrypt$N$r$p$salt$hash`, see password-hash.ts. */
+  readonly passwordHash: string;
+  /** Builders besides the `admin` one every worker gets. */
+  readonly builders?: BuilderList;
+}
+
+export interface MasterServiceConfig {
+  /** Where AMP workers connect (a server endpoint, e.g. `tcp:9989:interface=0.0.0.0`). */
+  readonly listen: string;
+  /** Where stock buildbot-workers connect over msgpack/WebSocket, if anywhere. */
+  readonly msgpack?: string;
+  /** The admin API, metrics and dashboard (`tcp:PORT[:interface=HOST]`), if anywhere. */
+  readonly dashboard?: string;
+  /** Require the admin token for the dashboard and metrics on loopback too. */
+  readonly tokenOnLoopback?: boolean;
+  /** Master-side files (transfers' staging area); relative to DIR unless absolute. */
+  readonly masterBasedir: string;
+  /** A certificate and its key (PEM): the AMP listener then speaks TLS on the `listen` port. */
+  readonly tls?: { readonly certificate: string; readonly privateKey: string };
+  readonly workers: Readonly<Record<string, MasterWorkerEntry>>;
+  readonly logLevel?: string;
+  readonly logRotateBytes?: number;
+  readonly maxRotatedFiles?: number;
+}
+
+export class MasterServiceConfigError extends AmpStateError {
+  override readonly code = 'MASTER_ERR_SERVICE_CONFIG';
+}
+
+export class MasterConfigExistsError extends AmpStateError {
+  override readonly code = 'MASTER_ERR_CONFIG_EXISTS';
+}
+
+export function masterConfigPath(dir: string): string {
+  return join(dir, MASTER_CONFIG_FILE);
+}
+
+export function adminTokenPath(dir: string): string {
+  return join(dir, ADMIN_TOKEN_FILE);
+}
+
+/** The master-side directory, absolute. */
+export function resolvedMasterBasedir(dir: string, config: MasterServiceConfig): string {
+  return isAbsolute(config.masterBasedir) ? config.masterBasedir : join(dir, config.masterBasedir);
+}
+
+/** The AMP listener's endpoint: `listen`, made TLS when the config names a certificate. */
+export function ampListenEndpoint(config: MasterServiceConfig): string {
+  if (config.tls === undefined) return config.listen;
+  const endpoint = parseServerEndpoint(config.listen);
+  if (endpoint.kind !== 'tcp') return config.listen;
+  const escape = (path: string) => path.replace(/:/g, '\\:');
+  return `ssl:${endpoint.port}:interface=${endpoint.host}:certKey=${escape(config.tls.certificate)}:privateKey=${escape(config.tls.privateKey)}`;
+}
+
+/** Writes `text` to a new 0600 file; refuses to replace one unless `force`. */
+async function writePrivateFile(path: string, text: string, force: boolean): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL);
+  let file;
+  try {
+    file = await open(path, flags, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new MasterConfigExistsError(`${path} already exists; use --force to replace it`, { cause: error });
+    throw error;
+  }
+  try {
+    // An existing file keeps its mode on O_TRUNC: tighten it before the secret goes in.
+    await file.chmod(0o600);
+    await file.writeFile(text);
+  } finally {
+    await file.close();
+  }
+  await chmod(path, 0o600);
+}
+
+/** Writes the config (0600), replacing it only when `force`. */
+export async function writeMasterConfig(dir: string, config: MasterServiceConfig, options: { force?: boolean } = {}): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = masterConfigPath(dir);
+  await writePrivateFile(path, JSON.stringify(config, null, 2) + '\n', options.force ?? false);
+  return path;
+}
+
+/** Generates and writes a fresh admin token (0600); returns it. */
+export async function writeAdminToken(dir: string, options: { force?: boolean } = {}): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const token = randomBytes(32).toString('base64url');
+  await writePrivateFile(adminTokenPath(dir), `${token}\n`, options.force ?? false);
+  return token;
+}
+
+export async function readAdminToken(dir: string): Promise<string> {
+  try {
+    return (await readFile(adminTokenPath(dir), 'utf8')).trim();
+  } catch (error) {
+    throw new MasterServiceConfigError(`cannot read the admin token ${adminTokenPath(dir)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function fail(path: string, message: string): never {
+  throw new MasterServiceConfigError(`${path}: ${message}`);
+}
+
+/** Reads and checks the config; every problem is a MasterServiceConfigError naming the file. */
+export async function readMasterConfig(dir: string): Promise<MasterServiceConfig> {
+  const path = masterConfigPath(dir);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist (run "ampstate master create" first)' : (error as Error).message;
+    throw new MasterServiceConfigError(`cannot read ${path}: ${reason}`, { cause: error });
+  }
+  if (typeof parsed !== 'object' || parsed === null) fail(path, 'not a JSON object');
+  const config = parsed as Record<string, unknown>;
+  for (const key of ['listen', 'masterBasedir'] as const) {
+    if (typeof config[key] !== 'string' || config[key] === '') fail(path, `"${key}" must be a non-empty string`);
+  }
+  for (const key of ['listen', 'msgpack', 'dashboard'] as const) {
+    const value = config[key];
+    if (value === undefined) continue;
+    try {
+      parseServerEndpoint(String(value));
+    } catch (error) {
+      fail(path, `"${key}": ${(error as Error).message}`);
+    }
+  }
+  const workers = config.workers;
+  if (typeof workers !== 'object' || workers === null) fail(path, '"workers" must be an object');
+  for (const [name, entry] of Object.entries(workers)) {
+    const hash = (entry as { passwordHash?: unknown } | null)?.passwordHash;
+    if (typeof hash !== 'string') fail(path, `worker "${name}" has no "passwordHash"`);
+    try {
+      PasswordHash.parse(hash);
+    } catch (error) {
+      fail(path, `worker "${name}": ${(error as Error).message}`);
+    }
+  }
+  return parsed as MasterServiceConfig;
+}
