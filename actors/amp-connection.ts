@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { Subject, type Observable } from 'rxjs';
-import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, type Actor, type AnyActorLogic } from 'xstate';
 import { ANSWER, type AmpBox } from '../codec/box.js';
 import { encodeBox } from '../codec/encode-box.js';
 import type { ArgumentsOf, Command, ResponseOf } from '../codec/command.js';
@@ -18,12 +18,11 @@ import {
   refusal,
   startControlMachines,
   type ControlEffects,
-  type ControlMachineLogic,
   type ControlMachines,
 } from './amp/control-machines.js';
 import { BoxDispatcher, replyError, type CallOptions } from './amp/dispatcher.js';
 import { ResponderRunner } from './amp/responder-runner.js';
-import { connectionStreams, type StreamRegistry } from './amp/stream-registry.js';
+import { connectionStreams } from './amp/stream-registry.js';
 import { callWithStreams } from './amp/stream-sender.js';
 import { tlsSettingsFor } from './amp/tls-upgrade.js';
 import { describeEnds } from './describe-address.js';
@@ -35,43 +34,8 @@ import { UnixFdSocket } from './unix-fd-socket.js';
 import type { PeerCertificate, TlsOptions } from './tls-options.js';
 
 export type { CallOptions } from './amp/dispatcher.js';
-export type Inspector = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
-
-export interface AmpConnectionOptions {
-  readonly responders?: ResponderTable;
-  readonly logger?: Logger;
-  /** The class name in log lines, as Twisted logs `<ClassName> connection established`. */
-  readonly name?: string;
-  /** Our TCP role. The TLS role follows it, whoever asks for StartTLS (Twisted ticket #5690). */
-  readonly role?: 'client' | 'server';
-  /** Any xstate inspector (Stately's, or the pino one); sees every control machine. */
-  readonly inspect?: Inspector;
-  /** Also run the xstate framing machine on every string (slow: for watching, not for production). */
-  readonly traceFraming?: boolean;
-  /** Certificate used by the built-in StartTLS responder. */
-  readonly tls?: TlsOptions;
-  /** Async responders allowed in flight before reading pauses. */
-  readonly maxConcurrentResponses?: number;
-  /** Bytes queued for the peer before reading pauses until they drain. */
-  readonly maxWriteBuffer?: number;
-  /** Accept ByteStream arguments (docs/amp-protocol.md §3.7): true for a registry of this connection's own. Default false. */
-  readonly streams?: StreamRegistry | boolean;
-  /** Set when the transport is already connected (the default); false waits for `connect`. */
-  readonly connected?: boolean;
-  /**
-   * Other definitions of the control machines (same events and actions), for tests.
-   * @internal
-   */
-  readonly machines?: ControlMachineLogic;
-}
-
-export type AmpConnectionEvent =
-  | { readonly type: 'open' }
-  | { readonly type: 'tls'; readonly peerCertificate: PeerCertificate | undefined }
-  | { readonly type: 'switched' }
-  | { readonly type: 'paused'; readonly reason: 'write-buffer' | 'responders' }
-  | { readonly type: 'resumed' }
-  | { readonly type: 'closed'; readonly reason: Error };
+export type { AmpConnectionEvent, AmpConnectionOptions, Inspector } from './amp/connection-options.js';
+import type { AmpConnectionEvent, AmpConnectionOptions } from './amp/connection-options.js';
 
 let connectionCounter = 0;
 

@@ -5,6 +5,7 @@ import { inputFlowMachine, type InputFlowEvent } from '../../machines/input-flow
 import { protocolSwitchMachine, type TransportReceiver } from '../../machines/protocol-switch.js';
 import type { requestsMachine } from '../../machines/requests.js';
 import { startTlsMachine } from '../../machines/start-tls.js';
+import { BoundEffects } from '../bound-effects.js';
 import type { TlsOptions } from '../tls-options.js';
 import type { OutgoingGate } from './box-transport.js';
 
@@ -45,45 +46,61 @@ export interface ControlMachines {
 
 type Inspect = Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
 
-/** Starts the connection's control machines, each with the actor's side effects provided. */
+const controlEffects = new BoundEffects<ControlEffects>('connection control');
+
+const provideConnection = (logic: typeof connectionMachine) =>
+  logic.provide({
+    actions: {
+      announceOpen: ({ self }) => controlEffects.of(self).announceOpen(),
+      endTransport: ({ self }) => controlEffects.of(self).endTransport(),
+      destroyTransport: ({ self }) => controlEffects.of(self).destroyTransport(),
+      announceClosed: ({ self, context }) => controlEffects.of(self).announceClosed(context.closeReason!),
+    },
+  });
+
+const provideStartTls = (logic: typeof startTlsMachine) =>
+  logic.provide({
+    actions: {
+      beginHandshake: ({ self, event }) => {
+        if (event.type === 'answered' || event.type === 'responded') controlEffects.of(self).beginHandshake(event.tls as TlsOptions);
+      },
+      announceSecure: ({ self }) => controlEffects.of(self).announceSecure(),
+      announceFailure: ({ self, event }) => {
+        if (event.type === 'handshakeFailed') controlEffects.of(self).announceTlsFailure(event.error);
+      },
+    },
+  });
+
+const provideProtocolSwitch = (logic: typeof protocolSwitchMachine) =>
+  logic.provide({
+    actions: {
+      handOver: ({ self, event }) => {
+        if (event.type === 'answered' || event.type === 'responded') controlEffects.of(self).handOver(event.receiver);
+      },
+    },
+  });
+
+const provideInputFlow = (logic: typeof inputFlowMachine) =>
+  logic.provide({
+    actions: {
+      pauseInput: ({ self, event }) => controlEffects.of(self).pauseInput(event.type),
+      resumeInput: ({ self }) => controlEffects.of(self).resumeInput(),
+    },
+  });
+
+/**
+ * Starts the connection's control machines. Each definition is provided once (see BoundEffects);
+ * the actors find this connection's effects through the binding.
+ */
 export function startControlMachines(effects: ControlEffects, inspect: Inspect, logic: ControlMachineLogic = {}): ControlMachines {
-  const connection = (logic.connection ?? connectionMachine).provide({
-    actions: {
-      announceOpen: () => effects.announceOpen(),
-      endTransport: () => effects.endTransport(),
-      destroyTransport: () => effects.destroyTransport(),
-      announceClosed: ({ context }) => effects.announceClosed(context.closeReason!),
-    },
-  });
-  const startTls = (logic.startTls ?? startTlsMachine).provide({
-    actions: {
-      beginHandshake: ({ event }) => {
-        if (event.type === 'answered' || event.type === 'responded') effects.beginHandshake(event.tls as TlsOptions);
-      },
-      announceSecure: () => effects.announceSecure(),
-      announceFailure: ({ event }) => {
-        if (event.type === 'handshakeFailed') effects.announceTlsFailure(event.error);
-      },
-    },
-  });
-  const protocolSwitch = (logic.protocolSwitch ?? protocolSwitchMachine).provide({
-    actions: {
-      handOver: ({ event }) => {
-        if (event.type === 'answered' || event.type === 'responded') effects.handOver(event.receiver);
-      },
-    },
-  });
-  const inputFlow = (logic.inputFlow ?? inputFlowMachine).provide({
-    actions: {
-      pauseInput: ({ event }) => effects.pauseInput(event.type),
-      resumeInput: () => effects.resumeInput(),
-    },
-  });
+  const bind = <TActor extends { start(): TActor }>(actor: TActor): TActor => controlEffects.bind(actor, effects).start();
   return {
-    connection: createActor(connection, { inspect }).start(),
-    startTls: createActor(startTls, { inspect }).start(),
-    protocolSwitch: createActor(protocolSwitch, { inspect }).start(),
-    inputFlow: createActor(inputFlow, { inspect }).start(),
+    connection: bind(createActor(controlEffects.provideOnce(logic.connection ?? connectionMachine, provideConnection), { inspect })),
+    startTls: bind(createActor(controlEffects.provideOnce(logic.startTls ?? startTlsMachine, provideStartTls), { inspect })),
+    protocolSwitch: bind(
+      createActor(controlEffects.provideOnce(logic.protocolSwitch ?? protocolSwitchMachine, provideProtocolSwitch), { inspect }),
+    ),
+    inputFlow: bind(createActor(controlEffects.provideOnce(logic.inputFlow ?? inputFlowMachine, provideInputFlow), { inspect })),
   };
 }
 

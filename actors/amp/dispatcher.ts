@@ -5,6 +5,7 @@ import { type ArgumentsOf, type Command, type ResponseOf, UNKNOWN_ERROR_CODE, re
 import { encodeBox } from '../../codec/encode-box.js';
 import { CallCancelledError, CallTimeoutError, UnknownTagError } from '../../codec/errors.js';
 import { requestsMachine } from '../../machines/requests.js';
+import { BoundEffects } from '../bound-effects.js';
 import type { DescriptorClaimer } from '../../codec/types/descriptor.js';
 import type { DescriptorExchange } from './descriptor-exchange.js';
 import { parseTag, ZERO_COPY_ABOVE, type Frame } from './frame.js';
@@ -49,6 +50,20 @@ const RESOLVED_EMPTY: Promise<any> = Promise.resolve({});
 const NON_EMPTY = { type: 'nonEmpty' } as const;
 const EMPTY = { type: 'empty' } as const;
 
+/** The requests machine is provided once; each actor finds its dispatcher (see BoundEffects). */
+const dispatchers = new BoundEffects<BoxDispatcher>('requests');
+
+const provideRequests = (logic: typeof requestsMachine) =>
+  logic.provide({
+    actions: {
+      dropConnection: ({ self, event }) => {
+        if (event.type === 'unknownTag') dispatchers.of(self).dropForUnknownTag(event.tag);
+      },
+      failAll: ({ self, context }) => dispatchers.of(self).failAll(context.closeReason!),
+      refuseNewCalls: ({ self, context }) => dispatchers.of(self).refuseNewCalls(context.closeReason),
+    },
+  });
+
 /**
  * Twisted's BoxDispatcher: tags, the table of outstanding calls, matching replies to them, and
  * failing them all when the connection ends. The table is a Map; the requests machine hears only
@@ -70,16 +85,8 @@ export class BoxDispatcher {
     options: DispatcherOptions = {},
   ) {
     this.claimDescriptor = options.descriptors?.claim;
-    const logic = (options.machine ?? requestsMachine).provide({
-      actions: {
-        dropConnection: ({ event }) => {
-          if (event.type === 'unknownTag') this.host.onProtocolError(new UnknownTagError(event.tag));
-        },
-        failAll: ({ context }) => this.failAll(context.closeReason!),
-        refuseNewCalls: ({ context }) => (this.refusedWith = context.closeReason),
-      },
-    });
-    this.machine = createActor(logic, { inspect: options.inspect }).start();
+    const logic = dispatchers.provideOnce(options.machine ?? requestsMachine, provideRequests);
+    this.machine = dispatchers.bind(createActor(logic, { inspect: options.inspect }), this).start();
   }
 
   get pendingCount(): number {
@@ -211,7 +218,20 @@ export class BoxDispatcher {
     if (this.outstanding.size === 0 && this.machine.getSnapshot().value === 'awaiting') this.machine.send(EMPTY);
   };
 
-  private failAll(reason: Error): void {
+  // The three below are the requests machine's actions: only it calls them.
+
+  /** @internal */
+  dropForUnknownTag(tag: string): void {
+    this.host.onProtocolError(new UnknownTagError(tag));
+  }
+
+  /** @internal */
+  refuseNewCalls(reason: Error | undefined): void {
+    this.refusedWith = reason;
+  }
+
+  /** @internal */
+  failAll(reason: Error): void {
     const pending = [...this.outstanding.values()];
     this.outstanding.clear();
     for (const call of pending) {

@@ -35,6 +35,7 @@ import {
 import { resolveCommandArgs } from './paths.js';
 import { COMMAND_ID_PROXIES, createArgsProxies, FileReaderProxy, FileWriterProxy } from './proxies.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
+import { BoundEffects } from '../bound-effects.js';
 
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 60_000;
 export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 30_000;
@@ -72,6 +73,28 @@ interface CommandEntry {
   writer?: FileWriterProxy;
   reader?: FileReaderProxy;
 }
+
+/** What the master connection machine asks its connection to do. */
+interface MasterConnectionEffects {
+  startKeepalive(): void;
+  stopKeepalive(): void;
+  abortTransport(): void;
+  announceDetached(): void;
+}
+
+/** Provided once for every worker connection (see BoundEffects: 10,000 workers would rebuild it 10,000 times). */
+const connectionEffects = new BoundEffects<MasterConnectionEffects>('master connection');
+const providedMasterConnectionMachine = () =>
+  connectionEffects.provideOnce(masterConnectionMachine, (logic) =>
+    logic.provide({
+      actions: {
+        startKeepalive: ({ self }) => connectionEffects.of(self).startKeepalive(),
+        stopKeepalive: ({ self }) => connectionEffects.of(self).stopKeepalive(),
+        abortTransport: ({ self }) => connectionEffects.of(self).abortTransport(),
+        announceDetached: ({ self }) => connectionEffects.of(self).announceDetached(),
+      },
+    }),
+  );
 
 /** Errors that mean "the connection is gone" rather than "the worker said no". */
 export function isConnectionGone(error: unknown): boolean {
@@ -116,15 +139,15 @@ export abstract class BaseConnection implements Connection, MasterOps {
     this.workerSettings = options.workerSettings === undefined ? DEFAULT_WORKER_SETTINGS : options.workerSettings;
     this.confinePaths = options.confinePaths ?? false;
     this.detached = new Promise((resolve) => (this.resolveDetached = resolve));
-    const machine = masterConnectionMachine.provide({
-      actions: {
+    const actor = createActor(providedMasterConnectionMachine(), { inspect: options.inspect ?? inspectorFromEnvironment() });
+    this.machine = connectionEffects
+      .bind(actor, {
         startKeepalive: () => this.startKeepalive(),
         stopKeepalive: () => this.stopKeepalive(),
         abortTransport: () => this.abortTransport(this.dropReason ?? new ConnectionLostError('connection dropped by the master')),
         announceDetached: () => this.announceDetached(),
-      },
-    });
-    this.machine = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
+      })
+      .start();
   }
 
   /** Hard-closes the transport; it must then report its close through `transportClosed`. */

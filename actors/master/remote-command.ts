@@ -26,6 +26,7 @@ import { RemoteCommandImpl, type Connection, type Subscription } from './connect
 import { CommandAlreadyRunError, RemoteCommandFailedError, WorkerDisconnectedError } from './errors.js';
 import { CANCELLED, DEFAULT_DECODE_RC, EXCEPTION, FAILURE, RETRY, type DecodeRc, type ResultCode } from './results.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
+import { BoundEffects } from '../bound-effects.js';
 
 /** One `[key, value]` from the worker; `log` values are `[logName, text]`. */
 export interface RemoteUpdate {
@@ -59,6 +60,29 @@ export interface RemoteCommandOptions {
 
 const OUTPUT_KEYS = new Set(['stdout', 'stderr', 'header', 'rc']);
 let commandCounter = 0;
+
+/** What the remote command machine asks its RemoteCommand to do. */
+interface RemoteCommandEffects {
+  sendStart(): void;
+  announceStarted(): void;
+  sendInterrupt(why: string): void;
+  finish(disconnected: boolean, interrupted: boolean): void;
+}
+
+/** Provided once for all commands: a fan-out to thousands of workers must not rebuild the machine each time. */
+const commandEffects = new BoundEffects<RemoteCommandEffects>('remote command');
+const providedRemoteCommandMachine = () =>
+  commandEffects.provideOnce(remoteCommandMachine, (logic) =>
+    logic.provide({
+      actions: {
+        sendStart: ({ self }) => commandEffects.of(self).sendStart(),
+        announceStarted: ({ self }) => commandEffects.of(self).announceStarted(),
+        sendInterrupt: ({ self, event }) => commandEffects.of(self).sendInterrupt(event.type === 'interrupt' ? event.why : ''),
+        // The snapshot is not updated yet while entry actions run: go by the event and context.
+        finish: ({ self, event, context }) => commandEffects.of(self).finish(event.type === 'disconnected', context.interrupted),
+      },
+    }),
+  );
 
 /** Command ids are a decimal counter, as Buildbot's. */
 export function nextCommandId(): string {
@@ -105,16 +129,15 @@ export class RemoteCommand extends RemoteCommandImpl {
     this.collectStderr = options.collectStderr ?? false;
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.started = new Promise((resolve) => (this.resolveStarted = resolve));
-    const machine = remoteCommandMachine.provide({
-      actions: {
+    const actor = createActor(providedRemoteCommandMachine(), { inspect: options.inspect ?? inspectorFromEnvironment() });
+    this.actor = commandEffects
+      .bind(actor, {
         sendStart: () => this.sendStart(),
         announceStarted: () => this.resolveStarted(true),
-        sendInterrupt: ({ event }) => this.sendInterrupt(event.type === 'interrupt' ? event.why : ''),
-        // The snapshot is not updated yet while entry actions run: go by the event and context.
-        finish: ({ event, context }) => this.finish(event.type === 'disconnected', context.interrupted),
-      },
-    });
-    this.actor = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
+        sendInterrupt: (why) => this.sendInterrupt(why),
+        finish: (disconnected, interrupted) => this.finish(disconnected, interrupted),
+      })
+      .start();
   }
 
   /** Every update, as it arrives; completes when the command ends. Hot: subscribe before `run`. */
