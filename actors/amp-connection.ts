@@ -320,7 +320,9 @@ export class AmpConnection {
 
   /** Twisted's "unhandled error" path: log, then drop the connection gracefully. */
   private dropConnection(reason: Error, logged: boolean): void {
-    if (logged) logUnhandledError(this.logger, this.className, reason, this.transport.current);
+    // Boxes read before the close still fail one by one; the first failure is the one worth a line.
+    const first = !this.control.connection.getSnapshot().matches('closing');
+    if (logged && first) logUnhandledError(this.logger, this.className, reason, this.transport.current);
     this.toConnection({ type: 'failed', error: reason });
   }
 
