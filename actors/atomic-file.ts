@@ -9,6 +9,7 @@ import { chmod, open, rename, rm, stat, type FileHandle } from 'node:fs/promises
 import { basename, dirname, join } from 'node:path';
 import { AmpStateError } from '../codec/errors.js';
 import { ownedTempName } from './owned-temp-files.js';
+import { writeAll } from './write-blocks.js';
 
 /** The destination is a directory: there is no file to replace. */
 export class DestinationIsDirectoryError extends AmpStateError {
@@ -58,6 +59,11 @@ export class AtomicFile {
       const { bytesWritten } = await this.handle.write(data, offset, data.length - offset);
       offset += bytesWritten;
     }
+  }
+
+  /** Writes the blocks in order with writev, without joining them first. */
+  async writeBlocks(blocks: readonly Buffer[]): Promise<void> {
+    await writeAll(this.handle, blocks);
   }
 
   /**

@@ -11,9 +11,13 @@
  * client and server in one process, the way Twisted runs), and raw Node TCP with a 4-byte length
  * prefix echoed frame by frame (server in a child process) as the limit.
  *
+ * CPU per operation: user + system time of BOTH processes of a pair (this process through
+ * process.cpuUsage, a child server through /proc/<pid>/stat; Twisted↔Twisted reports its own
+ * process_time) divided by the calls made: the steadiest figure on a shared machine.
+ *
  * Run through bench/run.ts (`npm run bench -- amp`), which imports this module and calls `run`.
- * Goals: pipelined ampstate ≥ 30× Twisted↔Twisted; sequential ≥ 60 % of raw; echo ≥ 70 %
- * of raw.
+ * Goals: pipelined ampstate ≥ 30× Twisted↔Twisted and ≥ 50 % of raw; a pipelined call costs
+ * ≤ 1/30 of Twisted's CPU; sequential ≥ 70 % of raw; echo ≥ 80 % of raw.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -23,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '../actors/connect.js';
 import { Echo, Hello } from '../test/fixtures/commands.js';
 import { FrameReader, frame } from './raw-framing.js';
+import { cpuDuring } from './support/process-cpu.js';
+import { median } from './support/measure.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether this runs as dist/bench/amp.js or from bench/. */
@@ -46,23 +52,37 @@ interface Workload {
 const FAST: Workload = { sequential: 20_000, pipelined: 200_000, echoMB: 200, repeats: 3 };
 const TWISTED_SERVER: Workload = { sequential: 2000, pipelined: 20_000, echoMB: 20, repeats: 1 };
 
+/** Microseconds of CPU (both ends together) per call; an echo call moves one 60 KB value each way. */
+export interface CpuPerCall {
+  sequential: number;
+  pipelined: number;
+  echo: number;
+}
+
 export interface PairResult {
   sequential_calls_per_s: number;
   pipelined_calls_per_s: number;
   echo_MBps: number;
+  /** Absent when a side's CPU time cannot be read (a Twisted peer that does not report it). */
+  cpu_us_per_call?: CpuPerCall;
   errors: number;
 }
 
+type Compared = { ampstate: number; twisted: number; raw: number };
+
 export interface AmpBenchResult extends Record<string, unknown> {
-  sequential_calls_per_s: { ampstate: number; twisted: number; raw: number };
-  pipelined_calls_per_s: { ampstate: number; twisted: number; ampstate_client_twisted_server: number };
-  echo_MBps: { ampstate: number; twisted: number; raw: number };
+  sequential_calls_per_s: Compared;
+  pipelined_calls_per_s: Compared & { ampstate_client_twisted_server: number };
+  echo_MBps: Compared;
+  /** Median over the repeats, microseconds of user + system CPU of both processes per call. */
+  cpu_us_per_call: { sequential: Compared; pipelined: Compared; echo: Compared };
 }
 
 // ------------------------------------------------------------------ child servers
 
 interface Child {
   readonly port: number;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -88,6 +108,7 @@ function spawnServer(command: string, args: readonly string[]): Promise<Child> {
       const { port } = JSON.parse(stdout.slice(0, stdout.indexOf('\n'))) as { port: number };
       resolvePort({
         port,
+        pid: child.pid ?? -1,
         stop: async () => {
           child.stdin.end();
           const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
@@ -158,12 +179,14 @@ interface Driver {
   sequential(calls: number): Promise<number>;
   pipelined(calls: number): Promise<number>;
   echo(megabytes: number): Promise<number>;
+  /** The processes doing the work: this one and the server child. */
+  readonly pids: readonly (number | 'self')[];
   readonly errors: number;
   close(): Promise<void>;
 }
 
 /** ampstate's AmpConnection as the client: typed Hello and Echo calls. */
-async function ampDriver(port: number): Promise<Driver> {
+async function ampDriver(port: number, serverPid: number): Promise<Driver> {
   const client = await connect(`tcp:127.0.0.1:${port}`);
   let errors = 0;
   const hello = (i: number) => client.callRemote(Hello, { count: safeCount(i), name: BENCH_NAME });
@@ -172,6 +195,7 @@ async function ampDriver(port: number): Promise<Driver> {
   };
   const payload = makePayload();
   return {
+    pids: ['self', serverPid],
     get errors() {
       return errors + (client.isClosed ? 1 : 0);
     },
@@ -221,7 +245,7 @@ async function ampDriver(port: number): Promise<Driver> {
 const RAW_SMALL = Buffer.alloc(50, 0x62);
 
 /** Plain TCP with length-prefixed frames; answers come back in order, so a FIFO replaces tags. */
-async function rawDriver(port: number): Promise<Driver> {
+async function rawDriver(port: number, serverPid: number): Promise<Driver> {
   const socket = net.connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await new Promise((done, reject) => {
@@ -258,6 +282,7 @@ async function rawDriver(port: number): Promise<Driver> {
   };
   const payload = makePayload();
   return {
+    pids: ['self', serverPid],
     get errors() {
       return errors;
     },
@@ -296,6 +321,9 @@ async function rawDriver(port: number): Promise<Driver> {
 type Phase = 'sequential' | 'pipelined' | 'echo';
 const PHASES: readonly Phase[] = ['sequential', 'pipelined', 'echo'];
 
+/** Calls a phase makes for `amount` (calls, or megabytes for echo). */
+const callsOf = (phase: Phase, amount: number) => (phase === 'echo' ? Math.max(1, Math.ceil((amount * 1e6) / ECHO_SIZE)) : amount);
+
 /**
  * Measures several drivers with the same workload, interleaved: for each repeat and phase every
  * driver runs once (in alternating order), so a busy moment on the shared machine hits all of them
@@ -306,18 +334,26 @@ async function measure(drivers: readonly Driver[], workload: Workload): Promise<
     Math.max(1, Math.round((phase === 'sequential' ? workload.sequential : phase === 'pipelined' ? workload.pipelined : workload.echoMB) * scale));
   // Warm-up (JIT, socket buffers), not measured.
   for (const driver of drivers) for (const phase of PHASES) await driver[phase](amount(phase, 0.1));
-  const results = drivers.map(() => ({ sequential: [] as number[], pipelined: [] as number[], echo: [] as number[] }));
+  const series = () => ({ sequential: [] as number[], pipelined: [] as number[], echo: [] as number[] });
+  const results = drivers.map(series);
+  const cpu = drivers.map(series);
   for (let repeat = 0; repeat < workload.repeats; repeat++) {
     for (const phase of PHASES) {
       const order = drivers.map((_, i) => i);
       if (repeat % 2 === 1) order.reverse();
-      for (const i of order) results[i]![phase].push(await drivers[i]![phase](amount(phase)));
+      for (const i of order) {
+        const driver = drivers[i]!;
+        const { value, cpuSeconds } = await cpuDuring(driver.pids, () => driver[phase](amount(phase)));
+        results[i]![phase].push(value);
+        cpu[i]![phase].push((cpuSeconds * 1e6) / callsOf(phase, amount(phase)));
+      }
     }
   }
   return drivers.map((driver, i) => ({
     sequential_calls_per_s: best(results[i]!.sequential),
     pipelined_calls_per_s: best(results[i]!.pipelined),
     echo_MBps: best(results[i]!.echo),
+    cpu_us_per_call: { sequential: median(cpu[i]!.sequential), pipelined: median(cpu[i]!.pipelined), echo: median(cpu[i]!.echo) },
     errors: driver.errors,
   }));
 }
@@ -332,6 +368,19 @@ function childScript(name: string): string {
 
 function log(message: string): void {
   process.stderr.write(`[bench/amp] ${message}\n`);
+}
+
+function cpuTable(cpu: AmpBenchResult['cpu_us_per_call']): string {
+  const header = ['pair', 'sequential', 'pipelined', 'echo (60 KB)'];
+  const pairs = [
+    ['ampstate ↔ ampstate', 'ampstate'],
+    ['Twisted ↔ Twisted', 'twisted'],
+    ['raw TCP, length prefix', 'raw'],
+  ] as const;
+  const lines = pairs.map(([name, key]) => [name, ...(['sequential', 'pipelined', 'echo'] as const).map((phase) => cpu[phase][key].toFixed(2))]);
+  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
+  const format = (cells: readonly string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  return [format(header), widths.map((width) => '-'.repeat(width)).join('  '), ...lines.map(format)].join('\n');
 }
 
 function table(rows: readonly (readonly [string, PairResult | undefined])[]): string {
@@ -359,7 +408,7 @@ export async function run(options: { json: boolean }): Promise<AmpBenchResult> {
     children.push(ampServer, rawServer);
 
     log('ampstate ↔ ampstate and raw TCP, interleaved…');
-    const fast = [await ampDriver(ampServer.port), await rawDriver(rawServer.port)];
+    const fast = [await ampDriver(ampServer.port, ampServer.pid), await rawDriver(rawServer.port, rawServer.pid)];
     const [ampstate, raw] = (await measure(fast, FAST)) as [PairResult, PairResult];
     for (const driver of fast) await driver.close();
 
@@ -369,7 +418,7 @@ export async function run(options: { json: boolean }): Promise<AmpBenchResult> {
     log('ampstate client → Twisted server…');
     const twistedServer = await spawnServer(PYTHON, [AMP_PEER, 'server', '--port', '0']);
     children.push(twistedServer);
-    const toTwisted = await ampDriver(twistedServer.port);
+    const toTwisted = await ampDriver(twistedServer.port, twistedServer.pid);
     const [ampClientTwistedServer] = (await measure([toTwisted], TWISTED_SERVER)) as [PairResult];
     await toTwisted.close();
 
@@ -378,10 +427,21 @@ export async function run(options: { json: boolean }): Promise<AmpBenchResult> {
       (await runJson(PYTHON, [AMP_PEER, 'twisted-bench'])) as unknown as PairResult,
       (await runJson(PYTHON, [AMP_PEER, 'twisted-bench'])) as unknown as PairResult,
     ];
+    const twistedCpu = twistedRuns.map((r) => r.cpu_us_per_call);
     const twisted: PairResult = {
       sequential_calls_per_s: best(twistedRuns.map((r) => r.sequential_calls_per_s)),
       pipelined_calls_per_s: best(twistedRuns.map((r) => r.pipelined_calls_per_s)),
       echo_MBps: best(twistedRuns.map((r) => r.echo_MBps)),
+      // Twisted's own figure (process_time around each phase); the lower of the two runs.
+      ...(twistedCpu.every((c) => c !== undefined)
+        ? {
+            cpu_us_per_call: {
+              sequential: Math.min(...twistedCpu.map((c) => c.sequential)),
+              pipelined: Math.min(...twistedCpu.map((c) => c.pipelined)),
+              echo: Math.min(...twistedCpu.map((c) => c.echo)),
+            },
+          }
+        : {}),
       errors: twistedRuns.reduce((sum, r) => sum + Number(r.errors), 0),
     };
 
@@ -394,6 +454,11 @@ export async function run(options: { json: boolean }): Promise<AmpBenchResult> {
 }
 
 function report(ampstate: PairResult, raw: PairResult, ampClientTwistedServer: PairResult, twistedClientAmpServer: PairResult, twisted: PairResult): AmpBenchResult {
+  const cpuOf = (phase: keyof CpuPerCall): Compared => ({
+    ampstate: round(ampstate.cpu_us_per_call?.[phase] ?? NaN, 2),
+    twisted: round(twisted.cpu_us_per_call?.[phase] ?? NaN, 2),
+    raw: round(raw.cpu_us_per_call?.[phase] ?? NaN, 2),
+  });
 
   const result: AmpBenchResult = {
     sequential_calls_per_s: {
@@ -404,6 +469,7 @@ function report(ampstate: PairResult, raw: PairResult, ampClientTwistedServer: P
     pipelined_calls_per_s: {
       ampstate: round(ampstate.pipelined_calls_per_s),
       twisted: round(twisted.pipelined_calls_per_s),
+      raw: round(raw.pipelined_calls_per_s),
       ampstate_client_twisted_server: round(ampClientTwistedServer.pipelined_calls_per_s),
     },
     echo_MBps: {
@@ -411,10 +477,17 @@ function report(ampstate: PairResult, raw: PairResult, ampClientTwistedServer: P
       twisted: round(twisted.echo_MBps, 2),
       raw: round(raw.echo_MBps, 2),
     },
+    cpu_us_per_call: {
+      sequential: cpuOf('sequential'),
+      pipelined: cpuOf('pipelined'),
+      echo: cpuOf('echo'),
+    },
   };
 
   const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
   const pipelinedX = ratio(ampstate.pipelined_calls_per_s, twisted.pipelined_calls_per_s);
+  const pipelinedShare = ratio(ampstate.pipelined_calls_per_s, raw.pipelined_calls_per_s);
+  const cpuX = ratio(result.cpu_us_per_call.pipelined.twisted, result.cpu_us_per_call.pipelined.ampstate);
   const sequentialShare = ratio(ampstate.sequential_calls_per_s, raw.sequential_calls_per_s);
   const echoShare = ratio(ampstate.echo_MBps, raw.echo_MBps);
   const goal = (ok: boolean) => (ok ? 'met' : 'MISSED');
@@ -430,9 +503,15 @@ function report(ampstate: PairResult, raw: PairResult, ampClientTwistedServer: P
       ['raw TCP, length prefix (limit)', raw],
     ]),
     '',
+    'CPU per call, µs (user + system of both processes; median of the repeats)',
+    '',
+    cpuTable(result.cpu_us_per_call),
+    '',
     `pipelined ampstate / Twisted↔Twisted: ${pipelinedX.toFixed(1)}×   (goal ≥ 30×: ${goal(pipelinedX >= 30)})`,
-    `sequential ampstate / raw:            ${(sequentialShare * 100).toFixed(0)} %  (goal ≥ 60 %: ${goal(sequentialShare >= 0.6)})`,
-    `echo ampstate / raw:                  ${(echoShare * 100).toFixed(0)} %  (goal ≥ 70 %: ${goal(echoShare >= 0.7)})`,
+    `pipelined ampstate / raw:             ${(pipelinedShare * 100).toFixed(0)} %  (goal ≥ 50 %: ${goal(pipelinedShare >= 0.5)})`,
+    `pipelined CPU, Twisted / ampstate:    ${cpuX.toFixed(1)}×   (goal ≥ 30×: ${goal(cpuX >= 30)})`,
+    `sequential ampstate / raw:            ${(sequentialShare * 100).toFixed(0)} %  (goal ≥ 70 %: ${goal(sequentialShare >= 0.7)})`,
+    `echo ampstate / raw:                  ${(echoShare * 100).toFixed(0)} %  (goal ≥ 80 %: ${goal(echoShare >= 0.8)})`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -3,14 +3,17 @@
  * worker does), so the two ends do not share a process and the bench process carries neither:
  *
  *   node dist/bench/transfer-raw.js send PORT FILE   connects to 127.0.0.1:PORT and streams FILE
- *                                                    down a plain socket (fs stream → socket)
+ *                                                    down a plain socket (fs stream → socket),
+ *                                                    then prints {"cpu_seconds": C}
  *   node dist/bench/transfer-raw.js receive [FILE]   listens, prints {"port": N}, takes one
  *                                                    connection, writes what arrives to FILE
  *                                                    (or drops it), then prints
- *                                                    {"bytes": B, "seconds": S} and exits
+ *                                                    {"bytes": B, "seconds": S, "cpu_seconds": C}
+ *                                                    and exits
  *
  * The receiver times from the connection to the end of the stream (and, with FILE, until the last
- * write is done), the same span bench/transfer times for the ampstate transfer.
+ * write is done), the same span bench/transfer times for the ampstate transfer. `cpu_seconds` is
+ * the user + system time the process spent over the same span (sender: the whole send).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as net from 'node:net';
@@ -21,14 +24,22 @@ const [mode, ...rest] = process.argv.slice(2);
 async function send(port: number, file: string): Promise<void> {
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const cpu = process.cpuUsage();
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), socket);
+  process.stdout.write(`${JSON.stringify({ cpu_seconds: cpuSecondsSince(cpu) })}\n`);
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1e6;
 }
 
 /** Receives one connection on `server`; resolves with the byte count and the seconds it took. */
-function receiveOne(server: net.Server, file: string | undefined): Promise<{ bytes: number; seconds: number }> {
+function receiveOne(server: net.Server, file: string | undefined): Promise<{ bytes: number; seconds: number; cpu_seconds: number }> {
   return new Promise((resolve, reject) => {
     server.once('connection', (socket) => {
       const began = performance.now();
+      const cpu = process.cpuUsage();
       let bytes = 0;
       socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
       const sink =
@@ -38,7 +49,7 @@ function receiveOne(server: net.Server, file: string | undefined): Promise<{ byt
               await new Promise<void>((done, fail) => socket.once('end', done).once('error', fail));
             })()
           : pipeline(socket, createWriteStream(file));
-      sink.then(() => resolve({ bytes, seconds: (performance.now() - began) / 1000 }), reject);
+      sink.then(() => resolve({ bytes, seconds: (performance.now() - began) / 1000, cpu_seconds: cpuSecondsSince(cpu) }), reject);
     });
   });
 }

@@ -10,7 +10,11 @@
  *                   the transfer does (`raw, discarded`: the receiver drops them: the socket alone)
  *   peak RSS        master: this process, VmHWM (reset after a full GC before each transfer) and
  *                   sampled `process.memoryUsage().rss`; worker: the child's VmHWM, reset the
- *                   same way; "before" is the RSS the transfer started from
+ *                   same way; "idle" is the RSS the transfer started from (after a GC, for the
+ *                   master), "growth" the peak less idle
+ *
+ *   CPU s/GB        user + system CPU of both processes (master and worker; raw: sender and
+ *                   receiver) per 10^9 bytes moved, median of the runs
  *
  * The file is 1 MiB of random bytes repeated (cheap to write, not sparse, not compressible), in a
  * temp directory deleted afterwards; both copies are checked against its SHA-256. Each measurement
@@ -21,7 +25,8 @@
  * AMPSTATE_BENCH_TRANSFER_REPEATS (default 2), AMPSTATE_BENCH_TRANSFER_WINDOW (the worker's
  * --transfer-window, default its own default of 16).
  *
- * Goals: ≥ 70 % of raw TCP throughput; RSS < 100 MB on both sides whatever the size.
+ * Goals: ≥ 80 % of raw TCP throughput; on each side RSS grows by at most 32 MB over idle; the
+ * worker's peak stays under 100 MB.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -37,6 +42,8 @@ import { MAX_BLOCK_SIZE } from '../codec/protocols/worker-commands.js';
 import { Listener } from '../actors/master/listener.js';
 import type { MasterConnection } from '../actors/master/master-connection.js';
 import { downloadFile, uploadFile, type Transfer } from '../actors/master/transfers.js';
+import { processCpuSeconds } from './support/process-cpu.js';
+import { median } from './support/measure.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether this runs as dist/bench/transfer.js or from bench/. */
@@ -46,8 +53,9 @@ const MiB = 1024 * 1024;
 const MB = 1e6;
 const WORKER = 'bench-worker';
 const BUILDER = 'bench';
-const RSS_GOAL_MB = 100;
-const THROUGHPUT_GOAL = 0.7;
+const WORKER_PEAK_GOAL_MB = 100;
+const RSS_GROWTH_GOAL_MB = 32;
+const THROUGHPUT_GOAL = 0.8;
 
 function envNumber(name: string, fallback: number): number {
   const text = process.env[name];
@@ -194,6 +202,8 @@ function attached(listener: Listener, name: string, timeoutMs: number): Promise<
 interface Measured {
   readonly seconds: number;
   readonly MBps: number;
+  /** User + system CPU seconds of both ends. */
+  readonly cpuSeconds: number;
 }
 
 interface AmpMeasured extends Measured {
@@ -204,8 +214,8 @@ interface AmpMeasured extends Measured {
   readonly workerPeakRss: number;
 }
 
-function measured(bytes: number, seconds: number): Measured {
-  return { seconds, MBps: bytes / MB / seconds };
+function measured(bytes: number, seconds: number, cpuSeconds: number): Measured {
+  return { seconds, MBps: bytes / MB / seconds, cpuSeconds };
 }
 
 /** Spawns transfer-raw.js; resolves with its child and the first JSON line it prints. */
@@ -263,10 +273,11 @@ async function rawTransfer(source: string, bytes: number, dest: string | undefin
   try {
     const { port } = (await nextLine(receiver.lines, 'listening')) as { port: number };
     const sender = rawChild(['send', String(port), source]);
-    const result = (await nextLine(receiver.lines, 'reporting')) as { bytes: number; seconds: number };
+    const result = (await nextLine(receiver.lines, 'reporting')) as { bytes: number; seconds: number; cpu_seconds: number };
+    const sent = (await nextLine(sender.lines, 'reporting')) as { cpu_seconds: number };
     if ((await sender.exited) !== 0 || (await receiver.exited) !== 0) throw new Error('transfer-raw failed');
     if (result.bytes !== bytes) throw new Error(`raw TCP moved ${result.bytes} of ${bytes} bytes`);
-    return measured(bytes, result.seconds);
+    return measured(bytes, result.seconds, result.cpu_seconds + sent.cpu_seconds);
   } finally {
     if (receiver.child.exitCode === null) receiver.child.kill('SIGKILL');
     if (dest !== undefined) rmSync(dest, { force: true });
@@ -282,6 +293,7 @@ async function ampTransfer(start: () => Transfer, bytes: number, workerPid: numb
   const workerRssBefore = currentRss(workerPid);
   const sampler = new RssSampler();
   const began = performance.now();
+  const cpuBefore = processCpuSeconds('self') + processCpuSeconds(workerPid);
   let result;
   try {
     result = await start().result;
@@ -289,11 +301,12 @@ async function ampTransfer(start: () => Transfer, bytes: number, workerPid: numb
     sampler.stop();
   }
   const seconds = (performance.now() - began) / 1000;
+  const cpuSeconds = processCpuSeconds('self') + processCpuSeconds(workerPid) - cpuBefore;
   if (result.rc !== 0 || result.failure !== undefined || result.bytes !== bytes) {
     throw new Error(`transfer failed: rc=${String(result.rc)} bytes=${result.bytes}/${bytes} failure=${result.failure?.message ?? 'none'}`);
   }
   return {
-    ...measured(bytes, seconds),
+    ...measured(bytes, seconds, cpuSeconds),
     masterRssBefore,
     workerRssBefore,
     masterPeakRss: Math.max(peakRss('self'), sampler.peak),
@@ -316,10 +329,16 @@ export interface DirectionResult {
   share_of_raw: number;
   master_peak_rss_MB: number;
   worker_peak_rss_MB: number;
-  /** RSS just before the transfer started (after a GC, for the master). */
+  /** RSS just before the transfer started (after a GC, for the master): idle. */
   master_rss_before_MB: number;
   worker_rss_before_MB: number;
+  /** The largest peak-less-idle of the runs. */
+  master_rss_growth_MB: number;
+  worker_rss_growth_MB: number;
   runs_MBps: number[];
+  /** CPU seconds of both ends per 10^9 bytes (median of the runs). */
+  ampstate_cpu_s_per_GB: number;
+  raw_tcp_cpu_s_per_GB: number;
 }
 
 export interface TransferBenchResult extends Record<string, unknown> {
@@ -328,13 +347,14 @@ export interface TransferBenchResult extends Record<string, unknown> {
   transfer_window: number;
   upload: DirectionResult;
   download: DirectionResult;
-  goals: { throughput_share_met: boolean; rss_met: boolean };
+  goals: { throughput_share_met: boolean; rss_growth_met: boolean; worker_peak_met: boolean };
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 const mb = (bytes: number) => round(bytes / MB, 1);
 
-function direction(amp: readonly AmpMeasured[], raw: readonly Measured[], discarded: readonly Measured[]): DirectionResult {
+function direction(amp: readonly AmpMeasured[], raw: readonly Measured[], discarded: readonly Measured[], bytes: number): DirectionResult {
+  const cpuPerGB = (runs: readonly Measured[]) => round(median(runs.map((run) => run.cpuSeconds)) / (bytes / 1e9), 2);
   const fastest = best(amp);
   const rawBest = best(raw);
   return {
@@ -346,7 +366,11 @@ function direction(amp: readonly AmpMeasured[], raw: readonly Measured[], discar
     worker_peak_rss_MB: mb(Math.max(...amp.map((run) => run.workerPeakRss))),
     master_rss_before_MB: mb(Math.min(...amp.map((run) => run.masterRssBefore))),
     worker_rss_before_MB: mb(Math.min(...amp.map((run) => run.workerRssBefore))),
+    master_rss_growth_MB: mb(Math.max(...amp.map((run) => run.masterPeakRss - run.masterRssBefore))),
+    worker_rss_growth_MB: mb(Math.max(...amp.map((run) => run.workerPeakRss - run.workerRssBefore))),
     runs_MBps: amp.map((run) => round(run.MBps)),
+    ampstate_cpu_s_per_GB: cpuPerGB(amp),
+    raw_tcp_cpu_s_per_GB: cpuPerGB(raw),
   };
 }
 
@@ -356,7 +380,7 @@ function printReport(result: TransferBenchResult): void {
     ['upload (worker → master)', result.upload],
     ['download (master → worker)', result.download],
   ] as const;
-  const header = ['direction', 'ampstate MB/s', 'raw TCP MB/s', 'share', 'raw, discarded MB/s', 'master RSS MB (before)', 'worker RSS MB (before)'];
+  const header = ['direction', 'ampstate MB/s', 'raw TCP MB/s', 'share', 'raw, discarded MB/s', 'master RSS MB peak (idle)', 'worker RSS MB peak (idle)', 'CPU s/GB ampstate', 'CPU s/GB raw'];
   const cells = rows.map(([name, r]) => [
     name,
     r.ampstate_MBps.toFixed(1),
@@ -365,11 +389,14 @@ function printReport(result: TransferBenchResult): void {
     r.raw_tcp_discarded_MBps.toFixed(1),
     `${r.master_peak_rss_MB.toFixed(1)} (${r.master_rss_before_MB.toFixed(1)})`,
     `${r.worker_peak_rss_MB.toFixed(1)} (${r.worker_rss_before_MB.toFixed(1)})`,
+    r.ampstate_cpu_s_per_GB.toFixed(2),
+    r.raw_tcp_cpu_s_per_GB.toFixed(2),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]!.length)));
   const format = (row: readonly string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   const minShare = Math.min(result.upload.share_of_raw, result.download.share_of_raw);
-  const maxRss = Math.max(result.upload.master_peak_rss_MB, result.upload.worker_peak_rss_MB, result.download.master_peak_rss_MB, result.download.worker_peak_rss_MB);
+  const maxGrowth = Math.max(result.upload.master_rss_growth_MB, result.upload.worker_rss_growth_MB, result.download.master_rss_growth_MB, result.download.worker_rss_growth_MB);
+  const workerPeak = Math.max(result.upload.worker_peak_rss_MB, result.download.worker_peak_rss_MB);
   const lines = [
     '',
     `bench/transfer — ${round(result.size_bytes / MiB, 0)} MiB over loopback TCP, ${result.blocksize}-byte blocks, window ${result.transfer_window} (best of the runs)`,
@@ -379,7 +406,8 @@ function printReport(result: TransferBenchResult): void {
     ...cells.map(format),
     '',
     `ampstate / raw TCP:  ${(minShare * 100).toFixed(0)} % at worst   (goal ≥ ${THROUGHPUT_GOAL * 100} %: ${goal(result.goals.throughput_share_met)})`,
-    `peak RSS:            ${maxRss.toFixed(1)} MB at most  (goal < ${RSS_GOAL_MB} MB: ${goal(result.goals.rss_met)})`,
+    `RSS growth:          ${maxGrowth.toFixed(1)} MB at most  (goal ≤ ${RSS_GROWTH_GOAL_MB} MB on each side: ${goal(result.goals.rss_growth_met)})`,
+    `worker peak RSS:     ${workerPeak.toFixed(1)} MB  (goal < ${WORKER_PEAK_GOAL_MB} MB: ${goal(result.goals.worker_peak_met)})`,
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -452,12 +480,14 @@ export async function run(options: { json: boolean }): Promise<TransferBenchResu
       size_bytes: size,
       blocksize: MAX_BLOCK_SIZE,
       transfer_window: connection.transferWindow,
-      upload: direction(runs.upAmp, runs.upRaw, runs.upDiscard),
-      download: direction(runs.downAmp, runs.downRaw, runs.downDiscard),
-      goals: { throughput_share_met: false, rss_met: false },
+      upload: direction(runs.upAmp, runs.upRaw, runs.upDiscard, size),
+      download: direction(runs.downAmp, runs.downRaw, runs.downDiscard, size),
+      goals: { throughput_share_met: false, rss_growth_met: false, worker_peak_met: false },
     };
     result.goals.throughput_share_met = Math.min(result.upload.share_of_raw, result.download.share_of_raw) >= THROUGHPUT_GOAL;
-    result.goals.rss_met = Math.max(result.upload.master_peak_rss_MB, result.upload.worker_peak_rss_MB, result.download.master_peak_rss_MB, result.download.worker_peak_rss_MB) < RSS_GOAL_MB;
+    const sides = [result.upload, result.download];
+    result.goals.rss_growth_met = sides.every((r) => Math.max(r.master_rss_growth_MB, r.worker_rss_growth_MB) <= RSS_GROWTH_GOAL_MB);
+    result.goals.worker_peak_met = sides.every((r) => r.worker_peak_rss_MB < WORKER_PEAK_GOAL_MB);
     printReport(result);
     return result;
   } finally {

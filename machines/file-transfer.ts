@@ -5,13 +5,14 @@ import { assign, setup } from 'xstate';
  * FileReader serving a download. The machine says which calls are still allowed, so a write after
  * close or a read after cancel is refused instead of corrupting the destination.
  *
- * At most one event per block (`block`); everything else is a control event. The actor supplies
+ * At most one event per batch of blocks (`block`, with how many blocks it stands for; the actor
+ * gathers what arrives while its file is busy); everything else is a control event. The actor supplies
  * one side effect, `endProgress`: the transfer's progress stream ends when the machine says the
  * transfer has ended (closed, unpacked, failed, cancelled, purged), or when the step cancels or
  * purges it afterwards.
  */
 export type FileTransferEvent =
-  | { type: 'block'; bytes: number }
+  | { type: 'block'; bytes: number; blocks?: number }
   | { type: 'eof' }
   | { type: 'close' }
   | { type: 'closed' }
@@ -36,7 +37,7 @@ export const fileTransferMachine = setup({
   actions: {
     countBlock: assign({
       bytes: ({ context, event }) => context.bytes + (event.type === 'block' ? event.bytes : 0),
-      blocks: ({ context }) => context.blocks + 1,
+      blocks: ({ context, event }) => context.blocks + (event.type === 'block' ? (event.blocks ?? 1) : 0),
     }),
     // Allowed but changing nothing; an action so that `snapshot.can()` says yes (a bare `{}` reads as forbidden).
     accept: () => undefined,

@@ -6,7 +6,9 @@
  * destination that was already renamed into place.
  *
  * Calls are serialised: the worker may pipeline several writes (the transfer window), and the file
- * sees them strictly in arrival order.
+ * sees them strictly in arrival order. Writes that arrive while the file is busy are gathered and
+ * written together by one writev, and the machine hears them as one batch: a syscall and a machine
+ * event per batch rather than per block.
  */
 import { chmod, mkdir, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -22,6 +24,7 @@ import { TransferStateError } from './errors.js';
 import { unpackArchive } from './unpack.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 import { SerialQueue } from './serial-queue.js';
+import { cutAt, writeAll } from '../write-blocks.js';
 
 export const TEMP_PREFIX = 'buildbot-transfer-';
 
@@ -65,6 +68,10 @@ export class FileWriter extends FileWriterImpl {
   private pendingTimes: readonly [number, number] | undefined;
   private readonly queue = new SerialQueue();
   private written = 0;
+  /** Blocks waiting for the next writev, while no other call has been queued after them. */
+  private gathering: Buffer[] | undefined;
+  /** Settles when the gathering batch has been written. */
+  private batchDone: Promise<void> = Promise.resolve();
 
   /** Throws PathEscapeError at once if the destination leaves `masterBasedir`. */
   constructor(options: FileWriterOptions) {
@@ -87,7 +94,7 @@ export class FileWriter extends FileWriterImpl {
     this.actor = createActor(machine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
-  /** One event per block written; completes (never errors) when the transfer ends, whichever way. */
+  /** One event per batch of blocks written; completes (never errors) when the transfer ends, whichever way. */
   get progress$(): Observable<TransferProgress> {
     return this.progress.asObservable();
   }
@@ -110,22 +117,33 @@ export class FileWriter extends FileWriterImpl {
     return this.tempPath;
   }
 
+  /** Resolves once the block is in the file (with the blocks gathered into the same writev). */
   write(data: Uint8Array): Promise<void> {
-    return this.serial(async () => {
-      this.require('write', { type: 'block', bytes: data.length });
-      await this.guard(async () => {
-        const handle = await this.ensureOpen();
-        let block = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-        if (this.maxsize !== null) block = block.subarray(0, Math.max(0, this.maxsize - this.written));
-        let offset = 0;
-        while (offset < block.length) {
-          const { bytesWritten } = await handle.write(block, offset, block.length - offset);
-          offset += bytesWritten;
-        }
-        this.written += block.length;
-        this.actor.send({ type: 'block', bytes: block.length });
-        this.progress.next({ bytes: this.written });
-      });
+    const block = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.gathering !== undefined) {
+      this.gathering.push(block);
+      return this.batchDone;
+    }
+    const blocks = [block];
+    this.batchDone = this.serial(async () => {
+      // From here on, blocks that arrive form the next batch.
+      if (this.gathering === blocks) this.gathering = undefined;
+      await this.writeBatch(blocks);
+    });
+    this.gathering = blocks;
+    return this.batchDone;
+  }
+
+  private async writeBatch(blocks: Buffer[]): Promise<void> {
+    const arrived = blocks.reduce((sum, block) => sum + block.length, 0);
+    this.require('write', { type: 'block', bytes: arrived, blocks: blocks.length });
+    await this.guard(async () => {
+      const handle = await this.ensureOpen();
+      const kept = this.maxsize === null ? blocks : cutAt(blocks, Math.max(0, this.maxsize - this.written));
+      const bytes = await writeAll(handle, kept);
+      this.written += bytes;
+      this.actor.send({ type: 'block', bytes, blocks: blocks.length });
+      this.progress.next({ bytes: this.written });
     });
   }
 
@@ -226,6 +244,8 @@ export class FileWriter extends FileWriterImpl {
   private destinationPlaced = false;
 
   private serial<T>(job: Job<T>): Promise<T> {
+    // Any call queued after a batch closes it: a later write must not overtake this call.
+    this.gathering = undefined;
     return this.queue.run(job);
   }
 
@@ -281,3 +301,4 @@ export class FileWriter extends FileWriterImpl {
     if (path !== undefined) await rm(path, { force: true });
   }
 }
+

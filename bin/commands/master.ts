@@ -13,6 +13,7 @@ import { parseServerEndpoint } from '../../actors/endpoint.js';
 import { PasswordHash } from '../../actors/master/password-hash.js';
 import { readMasterConfig, writeAdminToken, writeMasterConfig, type MasterServiceConfig, type MasterWorkerEntry } from '../../actors/master/service/config.js';
 import { masterStatus, reloadMasterDaemon, startMasterDaemon, stopMasterDaemon } from '../../actors/master/service/control.js';
+import { dashboard } from '../../actors/master/dashboard/register-dashboard.js';
 import { runMasterService } from '../../actors/master/service/run-service.js';
 import { readSecretFile } from './read-secret.js';
 import { LEVELS } from './worker.js';
@@ -108,7 +109,7 @@ async function start(dir: string, options: StartOptions): Promise<void> {
   if (options.logLevel !== undefined && !LEVELS.includes(options.logLevel)) return refuse(`unknown log level ${JSON.stringify(options.logLevel)}`, 2);
   if (options.nodaemon) {
     const stderr = options.daemonChild ? undefined : createLogDestination(currentLogFormat());
-    const code = await runMasterService(dir, { stderr, logLevel: options.logLevel });
+    const code = await runMasterService(dir, { stderr, logLevel: options.logLevel, registerDashboard: dashboard() });
     process.exitCode = code;
     setTimeout(() => process.exit(code), 1000).unref();
     return;

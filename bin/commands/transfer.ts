@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { AdminRequestError } from '../../actors/master/admin/admin-client.js';
 import { addMasterOptions, adminClient, type MasterTarget } from './admin-options.js';
 
 interface TransferOptions extends MasterTarget {
@@ -87,7 +88,17 @@ async function upload(local: string, remote: string, options: TransferOptions): 
 async function download(remote: string, local: string, options: TransferOptions): Promise<void> {
   const client = await adminClient(options);
   const started = Date.now();
-  const { size, body } = await client.download(options.worker, remote);
+  let fetched;
+  try {
+    fetched = await client.download(options.worker, remote);
+  } catch (error) {
+    // The worker could not send it (no such file…): the command failed, the arguments were fine.
+    if (!(error instanceof AdminRequestError) || error.status !== 502) throw error;
+    process.stderr.write(`ampstate download: ${options.worker}:${remote}: ${error.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const { size, body } = fetched;
   const bar = progress(`${options.worker}:${remote} → ${local}`, size);
   let bytes = 0;
   try {

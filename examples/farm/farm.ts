@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import type { Inspector } from 'ampstate';
-import { AmpListener, RemoteCommand, downloadFile, uploadDirectory, uploadFile, type MasterConnection } from 'ampstate/master';
+import { randomBytes } from 'node:crypto';
+import { AmpListener, ListenerFarm, RemoteCommand, createAdminServer, downloadFile, uploadDirectory, uploadFile, type MasterConnection } from 'ampstate/master';
+import { pino } from 'pino';
+import { dashboard } from '../../actors/master/dashboard/register-dashboard.js';
 import { WorkerSession } from 'ampstate/worker';
 
 const WORKERS = ['worker-1', 'worker-2'];
@@ -113,19 +116,42 @@ export interface FarmOptions {
   readonly inspect?: Inspector;
   /** Run the workers as WorkerSession actors in this process instead of `ampstate worker` children. */
   readonly inProcessWorkers?: boolean;
+  /** After the steps, keep the farm and its dashboard running until SIGINT or SIGTERM. */
+  readonly keep?: boolean;
+}
+
+/** Resolves on the first Ctrl-C (or SIGTERM). */
+function interrupted(): Promise<void> {
+  return new Promise((settle) => {
+    const done = () => {
+      process.off('SIGINT', done).off('SIGTERM', done);
+      settle();
+    };
+    process.on('SIGINT', done).on('SIGTERM', done);
+  });
 }
 
 /** Runs the demo; resolves with the exit code (0 when every step worked). */
-export async function runFarm({ inspect, inProcessWorkers = false }: FarmOptions = {}): Promise<number> {
+export async function runFarm({ inspect, inProcessWorkers = false, keep = false }: FarmOptions = {}): Promise<number> {
   const root = mkdtempSync(join(tmpdir(), 'ampstate-farm-'));
   const masterDir = join(root, 'master');
   const children: ChildProcess[] = [];
   const sessions: WorkerSession[] = [];
+  const logger = pino({ level: process.env.AMPSTATE_LOG_LEVEL ?? 'warn' });
+  const farm = new ListenerFarm(join(root, 'staging'), logger);
+  const farmInspector = farm.events.inspector();
   const listener = new AmpListener({
     endpoint: 'tcp:0',
-    inspect,
+    // The dashboard sees every machine; a caller's inspector still sees them too.
+    inspect: (event) => {
+      farmInspector(event);
+      if (typeof inspect === 'function') inspect(event);
+      else inspect?.next?.(event);
+    },
     registrations: Object.fromEntries(WORKERS.map((name) => [name, { password: `secret-${name}`, builders: [[BUILDER, BUILDER]] as const }])),
   });
+  farm.watch('amp', listener);
+  const admin = await createAdminServer({ farm, token: randomBytes(32).toString('base64url'), endpoint: 'tcp:0', logger, registerDashboard: dashboard() });
   try {
     const address = await listener.start();
     const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -185,9 +211,16 @@ export async function runFarm({ inspect, inProcessWorkers = false }: FarmOptions
     const failed = results.filter((outcome) => !outcome.ok).length;
     process.stdout.write(failed === 0 ? `\nall ${results.length} steps succeeded\n` : `\n${failed} of ${results.length} steps failed\n`);
 
+    if (keep) {
+      const url = await admin.listen();
+      process.stdout.write(`\ndashboard: ${url}/dashboard/  metrics: ${url}/metrics\nthe farm keeps running; Ctrl-C stops it\n`);
+      await interrupted();
+    }
     await Promise.all(connections.map((connection) => connection.remoteShutdown().catch(() => undefined)));
     return failed === 0 ? 0 : 1;
   } finally {
+    await admin.close();
+    farm.close();
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
     await Promise.all(sessions.map((session) => session.stop()));
     await listener.stop();

@@ -330,7 +330,7 @@ export function defineScenarios(kind: TargetKind, title: string): void {
       const outcome = await target.tryWrongPassword(6000);
       expect(outcome.attached).toBe(false);
       expect(outcome.refusals).toBeGreaterThanOrEqual(2);
-      if (kind === 'stock') expect(outcome.details[0]).toBe('HTTP 401: unknown name or wrong password');
+      if (kind === 'stock') expect(outcome.details[0]).toBe('bad-credentials');
       else expect(outcome.details[0]).toContain('unknown name or wrong password');
       expect(conn().state).toBe('attached');
     });

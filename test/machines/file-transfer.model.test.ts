@@ -37,7 +37,7 @@ const fsControl = vi.hoisted(() => {
     release(error?: Error): void;
   }
   return {
-    /** One-shot failures by operation: open, rename, utimes, handle.write, handle.read, handle.close. */
+    /** One-shot failures by operation: open, rename, utimes, handle.writev (the writer's batches), handle.read, handle.close. */
     faults: new Map<string, Error>(),
     /** One-shot holds: the next such call waits until released (and fails if released with an error). */
     holds: new Map<string, Hold>(),
@@ -69,7 +69,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   const wrapHandle = (handle: import('node:fs/promises').FileHandle) =>
     new Proxy(handle, {
       get(target, prop) {
-        if (prop === 'write' || prop === 'read' || prop === 'close') {
+        if (prop === 'write' || prop === 'writev' || prop === 'read' || prop === 'close') {
           return async (...args: unknown[]) => {
             await fsControl.intercept(`handle.${prop}`);
             return (target[prop] as (...a: unknown[]) => unknown).apply(target, args);
@@ -327,7 +327,7 @@ function writerSubject(directory: boolean) {
         break;
       case 'fail':
         if (state === 'transferring') {
-          fsControl.faults.set(event.via === 'open' ? 'open' : 'handle.write', fault(event.reason));
+          fsControl.faults.set(event.via === 'open' ? 'open' : 'handle.writev', fault(event.reason));
           await log.track('write', writer.remoteWrite(nextBlock(directory ? 1024 : 3)));
         } else if (state === 'closed') {
           fsControl.faults.set('utimes', fault(event.reason));

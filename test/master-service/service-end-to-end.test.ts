@@ -144,4 +144,18 @@ describe('ampstate master as a service', () => {
     // The same connection: a dropped and reattached w1 would have a new attach time.
     expect(after.find((worker) => worker.name === 'w1')?.attachedAt).toBe(before?.attachedAt);
   });
+
+  it('drops a worker removed from the configuration on SIGHUP, and keeps the others', async () => {
+    const before = (await attachedWorkers()).find((worker) => worker.name === 'w1');
+    const removed = await runCli(AMPSTATE_BIN, ['master', 'remove-worker', masterDir, 'w2']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(readFileSync(join(masterDir, 'ampstate-master.json'), 'utf8')).not.toContain('"w2"');
+    await runCli(AMPSTATE_BIN, ['master', 'reload', masterDir]);
+    const after = await eventually('w2 to be dropped', async () => {
+      const workers = await attachedWorkers();
+      return workers.some((worker) => worker.name === 'w2') ? undefined : workers;
+    });
+    expect(after.map((worker) => worker.name)).toEqual(['w1']);
+    expect(after[0]?.attachedAt).toBe(before?.attachedAt);
+  });
 });

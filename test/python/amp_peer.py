@@ -643,14 +643,23 @@ def safe_count(i):
     return 1000 + i % 100000
 
 
-async def bench(proto, args):
+async def bench(proto, args, own_server):
     res = {"errors": 0}
+
+    # CPU (user + system) of this process per call, in microseconds: for twisted-bench it holds
+    # both ends, as bench/amp.ts counts both processes of the other pairs.
+    cpu = {}
+
+    def cpu_per_call(phase, since, calls):
+        cpu[phase] = round((time.process_time() - since) * 1e6 / calls, 2) if calls else None
 
     # 1. sequential: one Hello at a time.
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for i in range(args.calls):
         await proto.callRemote(Hello, count=safe_count(i), name=b"bench")
     res["sequential_calls_per_s"] = round(args.calls / (time.perf_counter() - t0), 1)
+    cpu_per_call("sequential", c0, args.calls)
 
     # 2. pipelined: keep `window` Hello calls in flight until `pipelined` done.
     async def windowed(total, window, make, check):
@@ -686,22 +695,28 @@ async def bench(proto, args):
         return time.perf_counter() - t
 
     n = args.pipelined
+    c0 = time.process_time()
     el = await windowed(
         n, args.window,
         lambda i: proto.callRemote(Hello, count=safe_count(i), name=b"bench"),
         lambda resp, i: resp["greeting"] == "hi bench x%d \u00e9" % safe_count(i),
     )
     res["pipelined_calls_per_s"] = round(n / el, 1) if n else None
+    cpu_per_call("pipelined", c0, n)
 
     # 3. echo throughput with 60 KiB values; MB = 10^6 payload bytes sent one way.
     payload = bytes(range(256)) * (ECHO_SIZE // 256)
     count = max(1, math.ceil(args.echo_mb * 1e6 / ECHO_SIZE))
+    c0 = time.process_time()
     el = await windowed(
         count, args.echo_window,
         lambda i: proto.callRemote(Echo, data=payload),
         lambda resp, i: resp["data"] == payload,
     )
     res["echo_MBps"] = round(count * ECHO_SIZE / 1e6 / el, 2)
+    cpu_per_call("echo", c0, count)
+    if own_server:
+        res["cpu_us_per_call"] = cpu
     res["params"] = {
         "calls": args.calls, "pipelined": n, "window": args.window,
         "echo_messages": count, "echo_value_bytes": ECHO_SIZE, "echo_window": args.echo_window,
@@ -720,7 +735,7 @@ async def bench_main(reactor, args, own_server):
     except Exception as e:
         emit({"harness_error": "connect failed: " + format_exc(e)})
         raise SystemExit(1)
-    res = await bench(proto, args)
+    res = await bench(proto, args, own_server)
     await close(proto)
     if own_server:
         await listening.stopListening()

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AmpStateError } from '../../../codec/errors.js';
 import { parseClientEndpoint } from '../../endpoint.js';
-import { MASTER_CONFIG_FILE, readAdminToken, readMasterConfig } from '../service/config.js';
+import { MASTER_ADDRESSES_FILE, MASTER_CONFIG_FILE, readAdminToken, readMasterConfig, type MasterAddressesFile } from '../service/config.js';
 import { processExists } from '../service/pidfile.js';
-import { MASTER_ADDRESSES_FILE, type MasterAddressesFile } from '../service/run-service.js';
 import type { WorkerSummary } from './farm-events.js';
 import type { ExecEvent } from './run-on-workers.js';
 
@@ -64,6 +63,7 @@ export class AdminClient {
       const config = await readMasterConfig(master);
       const running = await runningDashboardUrl(master);
       if (running !== undefined) return new AdminClient(running, tokenFile !== undefined ? (await readFile(tokenFile, 'utf8')).trim() : await readAdminToken(master));
+      if (/^tcp:0(:|$)/.test(config.dashboard ?? '')) throw new AdminClientError(`the master of ${master} is not running (its dashboard port is chosen when it starts)`);
       if (config.dashboard === undefined) throw new AdminClientError(`${join(master, MASTER_CONFIG_FILE)} has no "dashboard" endpoint: the master serves no admin API`);
       const token = tokenFile !== undefined ? (await readFile(tokenFile, 'utf8')).trim() : await readAdminToken(master);
       return new AdminClient(baseUrlOf(config.dashboard), token);

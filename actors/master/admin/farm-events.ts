@@ -7,7 +7,7 @@
  * not per byte, and machine snapshots are control events only (see docs/master-service.md).
  */
 import { Subject, type Observable } from 'rxjs';
-import type { Inspector } from '../../amp-connection.js';
+import type { InspectionEvent } from 'xstate';
 import type { Refusal } from '../../refusals.js';
 import type { ConnectionState, WorkerInfo } from '../connection-api.js';
 import type { ResultCode } from '../results.js';
@@ -108,7 +108,7 @@ export class FarmEventBus implements FarmEvents {
   }
 
   /** An xstate inspector that publishes every machine snapshot, for the listeners' `inspect`. */
-  inspector(): Inspector {
+  inspector(): (inspection: InspectionEvent) => void {
     return (inspection) => {
       if (inspection.type !== '@xstate.snapshot') return;
       const snapshot = inspection.snapshot as { value?: unknown; machine?: { id?: string } };

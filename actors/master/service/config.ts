@@ -15,6 +15,19 @@ import { PasswordHash } from '../password-hash.js';
 
 export const MASTER_CONFIG_FILE = 'ampstate-master.json';
 export const ADMIN_TOKEN_FILE = 'admin-token';
+/**
+ * Where the running master says where it listens (removed when it stops): with port 0 in the
+ * config, this is how `ampstate exec --master DIR` and scripts find it.
+ */
+export const MASTER_ADDRESSES_FILE = 'master.addresses.json';
+
+export interface MasterAddressesFile {
+  readonly pid: number;
+  /** The AMP listener's port on its interface. */
+  readonly workersPort: number;
+  readonly msgpackPort?: number;
+  readonly dashboardUrl?: string;
+}
 
 export interface MasterWorkerEntry {
   /** `scrypt$N$r$p$salt$hash`, see password-hash.ts. */

@@ -5,26 +5,20 @@
  * The process around it (pidfile, log, signals) is run-service.ts.
  */
 import { mkdir } from 'node:fs/promises';
-import type { Observable, Subscription } from 'rxjs';
 import type { Logger } from '../../logger.js';
-import type { Refusal } from '../../refusals.js';
 import { createAdminServer, type AdminServer, type RegisterDashboard } from '../admin/http-server.js';
-import { ADMIN_BUILDER, type FarmControl } from '../admin/farm-control.js';
-import { FarmEventBus, type WorkerProtocol } from '../admin/farm-events.js';
-import type { BaseConnection } from '../base-connection.js';
-import type { BuilderList, Connection, WorkerInfo } from '../connection-api.js';
+import { ADMIN_BUILDER } from '../admin/farm-control.js';
+import type { WorkerProtocol } from '../admin/farm-events.js';
+import { ListenerFarm, type WatchedListener } from '../admin/listener-farm.js';
+import type { BuilderList } from '../connection-api.js';
 import { AmpListener } from '../listener.js';
 import { MsgpackListener } from '../msgpack/listener.js';
 import { PasswordHash } from '../password-hash.js';
 import type { ListenerAddress, Registration } from '../worker-admission.js';
-import type { RegistryEvent } from '../worker-registry.js';
 import { ampListenEndpoint, resolvedMasterBasedir, type MasterServiceConfig } from './config.js';
 
 /** What the service needs of either listener. */
-interface WorkerListener {
-  readonly current: ReadonlyMap<string, BaseConnection>;
-  readonly workers$: Observable<RegistryEvent<BaseConnection>>;
-  readonly refusals$: Observable<Refusal>;
+interface WorkerListener extends WatchedListener {
   start(): Promise<ListenerAddress>;
   stop(): Promise<void>;
   updateRegistration(name: string, password: string | PasswordHash, options?: { readonly builders?: BuilderList }): Registration;
@@ -54,58 +48,38 @@ export interface ReloadOutcome {
   readonly kept: readonly string[];
 }
 
-/** The worker's environment may hold secrets: it stays out of what the API and dashboard show. */
-function withoutEnvironment(info: WorkerInfo | undefined): WorkerInfo | undefined {
-  if (info === undefined) return undefined;
-  const { environ: _environ, ...rest } = info;
-  return rest;
-}
-
 function buildersOf(entry: MasterServiceConfig['workers'][string]): BuilderList {
   const own = (entry.builders ?? []).filter(([name]) => name !== ADMIN_BUILDER);
   return [[ADMIN_BUILDER, ADMIN_BUILDER], ...own];
 }
 
-export class MasterService implements FarmControl {
-  readonly events = new FarmEventBus();
+export class MasterService {
+  /** The farm the admin server and the dashboard see. */
+  readonly farm: ListenerFarm;
   readonly logger: Logger;
-  readonly stagingDirectory: string;
   private readonly listeners = new Map<WorkerProtocol, WorkerListener>();
-  private readonly subscriptions: Subscription[] = [];
   private admin: AdminServer | undefined;
   private workerNames = new Set<string>();
 
   constructor(private readonly options: MasterServiceOptions) {
     this.logger = options.logger;
-    this.stagingDirectory = resolvedMasterBasedir(options.dir, options.config);
-    const inspect = this.events.inspector();
+    this.farm = new ListenerFarm(resolvedMasterBasedir(options.dir, options.config), options.logger);
+    const inspect = this.farm.events.inspector();
     const common = { logger: options.logger, inspect, confinePaths: false };
     this.listeners.set('amp', new AmpListener({ ...common, endpoint: ampListenEndpoint(options.config) }));
     if (options.config.msgpack !== undefined) this.listeners.set('msgpack', new MsgpackListener({ ...common, endpoint: options.config.msgpack }));
     this.applyWorkers(options.config);
   }
 
-  connection(name: string): Connection | undefined {
-    for (const listener of this.listeners.values()) {
-      const connection = listener.current.get(name);
-      if (connection !== undefined) return connection;
-    }
-    return undefined;
-  }
-
-  attachedNames(): readonly string[] {
-    return this.events.workers().map((worker) => worker.name);
-  }
-
   async start(): Promise<MasterServiceAddresses> {
-    await mkdir(this.stagingDirectory, { recursive: true, mode: 0o700 });
-    for (const [protocol, listener] of this.listeners) this.watch(protocol, listener);
+    await mkdir(this.farm.stagingDirectory, { recursive: true, mode: 0o700 });
+    for (const [protocol, listener] of this.listeners) this.farm.watch(protocol, listener);
     const amp = await this.listeners.get('amp')!.start();
     const msgpack = await this.listeners.get('msgpack')?.start();
     let dashboardUrl: string | undefined;
     if (this.options.config.dashboard !== undefined) {
       this.admin = await createAdminServer({
-        farm: this,
+        farm: this.farm,
         token: this.options.token,
         endpoint: this.options.config.dashboard,
         tokenOnLoopback: this.options.config.tokenOnLoopback,
@@ -133,8 +107,7 @@ export class MasterService implements FarmControl {
   async stop(): Promise<void> {
     await this.admin?.close();
     await Promise.all([...this.listeners.values()].map((listener) => listener.stop()));
-    for (const subscription of this.subscriptions) subscription.unsubscribe();
-    this.events.complete();
+    this.farm.close();
   }
 
   /** Registers every worker of `config` (a connected worker stays connected). */
@@ -144,23 +117,5 @@ export class MasterService implements FarmControl {
       for (const listener of this.listeners.values()) listener.updateRegistration(name, hash, { builders: buildersOf(entry) });
     }
     this.workerNames = new Set(Object.keys(config.workers));
-  }
-
-  private watch(protocol: WorkerProtocol, listener: WorkerListener): void {
-    this.subscriptions.push(
-      listener.workers$.subscribe((event) => {
-        if (event.type === 'attached') {
-          const { connection } = event;
-          this.events.publish({
-            type: 'worker-attached',
-            at: new Date(),
-            worker: { name: event.name, protocol, state: connection.state, info: withoutEnvironment(connection.info), attachedAt: new Date() },
-          });
-        } else if (event.type === 'detached') {
-          this.events.publish({ type: 'worker-detached', at: new Date(), name: event.name, reason: event.reason.message });
-        }
-      }),
-      listener.refusals$.subscribe((refusal) => this.events.publish({ type: 'refusal', at: refusal.at, refusal })),
-    );
   }
 }

@@ -10,25 +10,11 @@ import { pino, type DestinationStream } from 'pino';
 import { RotatingLogFile } from '../../worker/service/rotating-log-file.js';
 import { DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_ROTATED_FILES } from '../../worker/service/config.js';
 import type { RegisterDashboard } from '../admin/http-server.js';
-import { readAdminToken, readMasterConfig, type MasterServiceConfig } from './config.js';
+import { MASTER_ADDRESSES_FILE, readAdminToken, readMasterConfig, type MasterAddressesFile, type MasterServiceConfig } from './config.js';
 import { MasterService } from './master-service.js';
 import { claimMasterPidfile, releaseMasterPidfile } from './pidfile.js';
 
 export const MASTER_LOG_FILE = 'master.log';
-/**
- * Where the running master says where it listens (removed when it stops): with port 0 in the
- * config, this is how `ampstate exec --master DIR` and scripts find it.
- */
-export const MASTER_ADDRESSES_FILE = 'master.addresses.json';
-
-export interface MasterAddressesFile {
-  readonly pid: number;
-  /** The AMP listener's port on its interface. */
-  readonly workersPort: number;
-  readonly msgpackPort?: number;
-  readonly dashboardUrl?: string;
-}
-
 /** Exit statuses, as the worker's: 0 stopped cleanly, 1 could not start, 2 bad configuration. */
 export const MASTER_EXIT = { ok: 0, failed: 1, config: 2 } as const;
 

@@ -2,12 +2,14 @@
  * `download_file`: fetch a file from the master's FileReader onto the worker (docs/master-worker-protocol.md §3.4).
  * The blocks go to an AtomicFile: the destination gets the whole file or keeps what it had, also
  * when the download is interrupted, the connection is lost or the worker is killed (§3.6).
+ * Blocks that arrive while the file is busy are written together (GatheredWrites).
  */
 import { AtomicFile } from '../../atomic-file.js';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
 import { PathEscapeError } from '../../master/errors.js';
 import { Confinement } from './confinement.js';
+import { GatheredWrites } from './gathered-writes.js';
 import { ReadOverrunError } from './errors.js';
 import { maxsizeReachedMessage, TransferStatus } from './transfer-status.js';
 
@@ -26,9 +28,22 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
   let truncated = false;
 
   async function receive(destination: AtomicFile | null): Promise<void> {
+    if (destination === null) return;
+    const writes = new GatheredWrites((blocks) => destination.writeBlocks(blocks));
+    try {
+      await receiveInto(writes);
+    } catch (error) {
+      // The file is discarded after this: no write may still be running then.
+      await writes.settled();
+      throw error;
+    }
+    await writes.flush();
+  }
+
+  async function receiveInto(writes: GatheredWrites): Promise<void> {
     let remaining = maxsize;
     for (;;) {
-      if (status.interrupted || killed || destination === null) return;
+      if (status.interrupted || killed) return;
       const length = remaining === null ? blocksize : Math.min(blocksize, remaining);
       if (length <= 0) {
         // As for uploads, a file of exactly maxsize bytes counts as truncated (EOF is never probed).
@@ -42,7 +57,7 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
         if (data.length > remaining) throw new ReadOverrunError(length, data.length);
         remaining -= data.length;
       }
-      await destination.write(data);
+      await writes.push(data);
     }
   }
 
