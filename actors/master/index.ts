@@ -89,6 +89,8 @@ export { PasswordHash, PasswordHashSyntaxError } from './password-hash.js';
 export { createAdminServer, type AdminServer, type AdminServerOptions, type DashboardDeps, type RegisterDashboard } from './admin/http-server.js';
 export { FarmEventBus, type FarmEvent, type FarmEventType, type FarmEvents, type WorkerSummary } from './admin/farm-events.js';
 export { ListenerFarm, type WatchedListener } from './admin/listener-farm.js';
+export { dashboard, DASHBOARD_PATH, type DashboardOptions } from './dashboard/register-dashboard.js';
+export { DashboardAssetMissingError, DashboardNotFoundError } from './dashboard/errors.js';
 export { ADMIN_BUILDER, ADMIN_WORKDIR, type FarmControl } from './admin/farm-control.js';
 export { AdminClient, AdminClientError, AdminRequestError } from './admin/admin-client.js';
 export { MasterService, type MasterServiceOptions } from './service/master-service.js';

@@ -15,6 +15,7 @@ import { readMasterConfig, writeAdminToken, writeMasterConfig, type MasterServic
 import { masterStatus, reloadMasterDaemon, startMasterDaemon, stopMasterDaemon } from '../../actors/master/service/control.js';
 import { dashboard } from '../../actors/master/dashboard/register-dashboard.js';
 import { runMasterService } from '../../actors/master/service/run-service.js';
+import { registerDaemonVerbs, say, seconds } from './daemon-verbs.js';
 import { readSecretFile } from './read-secret.js';
 import { LEVELS } from './worker.js';
 
@@ -39,10 +40,6 @@ interface StartOptions {
   timeout: number;
 }
 
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-
 function refuse(line: string, code: number): void {
   process.stderr.write(`ampstate master: ${line}\n`);
   process.exitCode = code;
@@ -59,12 +56,6 @@ function endpoint(text: string): string {
     throw new InvalidArgumentError((error as Error).message);
   }
   return text;
-}
-
-function seconds(text: string): number {
-  const value = Number(text);
-  if (!(value > 0)) throw new InvalidArgumentError(`expected a positive number of seconds, got ${JSON.stringify(text)}`);
-  return value;
 }
 
 async function create(dir: string, options: CreateOptions): Promise<void> {
@@ -123,14 +114,6 @@ async function start(dir: string, options: StartOptions): Promise<void> {
   say(`master started (pid ${outcome.pid}); log: ${outcome.logFile}${outcome.dashboardUrl !== undefined ? `; dashboard: ${outcome.dashboardUrl}` : ''}`);
 }
 
-async function stop(dir: string, options: { timeout: number }): Promise<void> {
-  const outcome = await stopMasterDaemon(dir, { timeoutMs: options.timeout * 1000 });
-  if (outcome.result === 'not-running') say(`master not running in ${dir}`);
-  else if (outcome.result === 'stale') say(`master not running: removed a stale pidfile (pid ${outcome.pid} is gone)`);
-  else if (outcome.killed) say(`master (pid ${outcome.pid}) did not stop within ${options.timeout} s: killed`);
-  else say(`master stopped (pid ${outcome.pid})`);
-}
-
 /** Rewrites the config's workers; a running master applies it on `reload` (SIGHUP). */
 async function editWorkers(dir: string, edit: (workers: Record<string, MasterWorkerEntry>) => string): Promise<void> {
   const config = await readMasterConfig(dir);
@@ -170,34 +153,14 @@ export function registerMasterCommand(program: Command): void {
     .option('--timeout <seconds>', 'how long to wait for the daemon to report', seconds, 30)
     .action((dir: string, _options: StartOptions, command: Command) => start(dir, command.optsWithGlobals<StartOptions>()));
 
-  master
-    .command('stop')
-    .description('stop the master of DIR: SIGTERM, SIGKILL after --timeout')
-    .argument('<dir>')
-    .option('--timeout <seconds>', 'how long to wait before SIGKILL', seconds, 10)
-    .action(stop);
-
-  master
-    .command('restart')
-    .description('stop, then start the master of DIR')
-    .argument('<dir>')
-    .option('--timeout <seconds>', 'how long to wait for the stop, then for the start', seconds, 10)
-    .action(async (dir: string, options: { timeout: number }) => {
-      await stop(dir, options);
-      await start(dir, { timeout: Math.max(options.timeout, 30) });
-    });
-
-  master
-    .command('status')
-    .description('print whether the master of DIR is running; exit 0 running, 1 stopped')
-    .argument('<dir>')
-    .action((dir: string) => {
-      const state = masterStatus(dir);
-      if (state.state === 'running') say(`running (pid ${state.pid})`);
-      else if (state.state === 'stale') say(`stopped (stale pidfile: pid ${state.pid} is gone)`);
-      else say('stopped');
-      process.exitCode = state.state === 'running' ? 0 : 1;
-    });
+  registerDaemonVerbs(master, {
+    role: 'master',
+    dirArgument: 'dir',
+    stopDescription: 'stop the master of DIR: SIGTERM, SIGKILL after --timeout',
+    stop: stopMasterDaemon,
+    start,
+    status: masterStatus,
+  });
 
   master
     .command('add-worker')

@@ -8,7 +8,7 @@
  * `systemctl is-active`, stale pidfile included).
  */
 import { realpathSync } from 'node:fs';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { createLogDestination, currentLogFormat } from '../../actors/logger.js';
 import { ensureInfoFiles } from '../../actors/worker/daemon.js';
 import { parseClientEndpoint } from '../../actors/endpoint.js';
@@ -16,6 +16,7 @@ import { writeServiceConfig, type WorkerServiceConfig } from '../../actors/worke
 import { daemonStatus, startDaemon, stopDaemon } from '../../actors/worker/service/control.js';
 import { runWorkerService } from '../../actors/worker/service/run-service.js';
 import { renderSystemdUnit } from '../../actors/worker/service/systemd-unit.js';
+import { registerDaemonVerbs, say, seconds } from './daemon-verbs.js';
 import { promptSecret, readSecretFile, readSecretFromStdin } from './read-secret.js';
 import { addWorkerBehaviourOptions, LEVELS, positiveInteger, tracingRequested } from './worker.js';
 
@@ -45,10 +46,6 @@ interface StartOptions {
 /** The script that started this CLI, with links resolved: what a daemon or a unit runs again. */
 function entryPoint(): string {
   return realpathSync(process.argv[1] ?? 'ampstate');
-}
-
-function say(line: string): void {
-  process.stdout.write(`${line}\n`);
 }
 
 function refuse(line: string, code: number): void {
@@ -117,28 +114,6 @@ async function start(basedir: string, options: StartOptions): Promise<void> {
   else refuse(`could not start the worker: ${outcome.message}`, 1);
 }
 
-async function stop(basedir: string, options: { timeout: number }): Promise<void> {
-  const outcome = await stopDaemon(basedir, { timeoutMs: options.timeout * 1000 });
-  if (outcome.result === 'not-running') say(`worker not running in ${basedir}`);
-  else if (outcome.result === 'stale') say(`worker not running: removed a stale pidfile (pid ${outcome.pid} is gone)`);
-  else if (outcome.killed) say(`worker (pid ${outcome.pid}) did not stop within ${options.timeout} s: killed`);
-  else say(`worker stopped (pid ${outcome.pid})`);
-}
-
-function status(basedir: string): void {
-  const state = daemonStatus(basedir);
-  if (state.state === 'running') say(`running (pid ${state.pid})`);
-  else if (state.state === 'stale') say(`stopped (stale pidfile: pid ${state.pid} is gone)`);
-  else say('stopped');
-  process.exitCode = state.state === 'running' ? 0 : 1;
-}
-
-function seconds(text: string): number {
-  const value = Number(text);
-  if (!(value > 0)) throw new InvalidArgumentError(`expected a positive number of seconds, got ${JSON.stringify(text)}`);
-  return value;
-}
-
 export function registerWorkerServiceCommands(worker: Command): void {
   addWorkerBehaviourOptions(
     worker
@@ -171,28 +146,14 @@ export function registerWorkerServiceCommands(worker: Command): void {
     .option('--timeout <seconds>', 'how long to wait for the daemon to report', seconds, 30)
     .action((basedir: string, _options: StartOptions, command: Command) => start(basedir, command.optsWithGlobals<StartOptions>()));
 
-  worker
-    .command('stop')
-    .description('stop the worker of BASEDIR: SIGTERM (its running commands are killed), SIGKILL after --timeout')
-    .argument('<basedir>')
-    .option('--timeout <seconds>', 'how long to wait before SIGKILL', seconds, 10)
-    .action(stop);
-
-  worker
-    .command('restart')
-    .description('stop, then start the worker of BASEDIR')
-    .argument('<basedir>')
-    .option('--timeout <seconds>', 'how long to wait for the stop, then for the start', seconds, 10)
-    .action(async (basedir: string, options: { timeout: number }) => {
-      await stop(basedir, options);
-      await start(basedir, { timeout: Math.max(options.timeout, 30) });
-    });
-
-  worker
-    .command('status')
-    .description('print whether the worker of BASEDIR is running; exit 0 running, 1 stopped')
-    .argument('<basedir>')
-    .action(status);
+  registerDaemonVerbs(worker, {
+    role: 'worker',
+    dirArgument: 'basedir',
+    stopDescription: 'stop the worker of BASEDIR: SIGTERM (its running commands are killed), SIGKILL after --timeout',
+    stop: stopDaemon,
+    start,
+    status: daemonStatus,
+  });
 
   worker
     .command('systemd-unit')

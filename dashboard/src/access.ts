@@ -20,7 +20,7 @@ let token: string | undefined = tokenFromFragment() ?? sessionStorage.getItem(ST
 export async function authorizedFetch(url: string, init: RequestInit = {}): Promise<Response> {
   for (;;) {
     const headers = new Headers(init.headers);
-    if (token === 'never') headers.set('authorization', `Bearer ${token}`);
+    if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
     const response = await fetch(url, { ...init, headers });
     if (response.status !== 401) return response;
     const entered = prompt('This dashboard needs the admin token (the master directory\'s admin-token file):');

@@ -10,6 +10,7 @@ import { responders } from '../../actors/responders.js';
 import { loadUsocket } from '../../actors/unix-fd-socket.js';
 import { amp, defineCommand } from '../../codec/index.js';
 import type { PeerAvailability } from '../support/describe-with-peer.js';
+import { startPythonPeerServer } from '../support/python-peer-server.js';
 import { peerEnv } from '../support/twisted-peers.js';
 import { PYTHON_DIR, TWISTED_22_4, pythonAvailability } from './support.js';
 
@@ -60,20 +61,7 @@ export interface PythonDescriptorServer {
 
 /** descriptor_peer.py listening on `path`; resolves once it says so. */
 export function startPythonDescriptorServer(path: string): Promise<PythonDescriptorServer> {
-  const child = spawn(TWISTED_22_4.python, [DESCRIPTOR_PEER, 'server', '--path', path], { stdio: ['pipe', 'pipe', 'pipe'], env: peerEnv(TWISTED_22_4) });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.stdin.end();
-      await exited;
-    }
-  };
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`descriptor_peer.py server exited early (${code ?? signal}):\n${stderr}`)));
-    child.stdout.setEncoding('utf8').once('data', () => resolve({ stop }));
-  });
+  return startPythonPeerServer(TWISTED_22_4, DESCRIPTOR_PEER, ['server', '--path', path], 'descriptor_peer.py server');
 }
 
 /** descriptor_peer.py's client scenario against `path`: its one JSON line. */

@@ -11,8 +11,18 @@ describe('tokenRequired', () => {
     }
   });
 
-  it('opens pages and metrics on loopback only', () => {
-    for (const path of ['/', '/dashboard', '/metrics']) {
+  it('opens the dashboard shell everywhere: a browser opening a page cannot send a bearer header', () => {
+    for (const path of ['/', '/dashboard', '/dashboard/', '/dashboard/ui/main.js']) {
+      expect(tokenRequired(path, { bindHost: '0.0.0.0' }), path).toBe(false);
+      expect(tokenRequired(path, { bindHost: '127.0.0.1', tokenOnLoopback: true }), path).toBe(false);
+    }
+    for (const path of ['/dashboard/events', '/dashboard/machines.json', '/dashboard/ui/../events', '/dashboard/ui/x.txt']) {
+      expect(tokenRequired(path, { bindHost: '0.0.0.0' }), path).toBe(true);
+    }
+  });
+
+  it('opens the feed, the graphs and metrics on loopback only', () => {
+    for (const path of ['/dashboard/events', '/dashboard/machines.json', '/metrics']) {
       expect(tokenRequired(path, { bindHost: '127.0.0.1' }), path).toBe(false);
       expect(tokenRequired(path, { bindHost: '::1' }), path).toBe(false);
       expect(tokenRequired(path, { bindHost: '0.0.0.0' }), path).toBe(true);

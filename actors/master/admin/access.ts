@@ -1,6 +1,7 @@
 /**
  * Who may use the admin server without the token. Everything under `/api/` needs
- * `Authorization: Bearer <token>`, always. The rest (the dashboard's pages and feed, `/metrics`) is
+ * `Authorization: Bearer <token>`, always. The dashboard's page and scripts are always public. The
+ * rest (the dashboard's feed and graphs, `/metrics`) is
  * open when the server listens on loopback only, unless the config asks for the token there too;
  * on any other address everything needs it (see docs/master-service.md).
  */
@@ -8,6 +9,12 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 
 export const API_PREFIX = '/api/';
+
+/**
+ * The dashboard's shell: its page and its scripts hold no farm data, and a browser opening a page
+ * cannot send a bearer header. They are public; what they fetch (the feed, the graphs) is not.
+ */
+const PUBLIC_SHELL = /^\/(?:dashboard\/?|dashboard\/ui\/[\w.-]+\.js)?$/;
 
 /** Whether a bind address can only be reached from this machine. */
 export function isLoopbackAddress(host: string): boolean {
@@ -28,6 +35,7 @@ export interface AccessPolicy {
 /** Whether a request for `path` must carry the token. */
 export function tokenRequired(path: string, policy: AccessPolicy): boolean {
   if (path.startsWith(API_PREFIX) || path === API_PREFIX.slice(0, -1)) return true;
+  if (PUBLIC_SHELL.test(path)) return false;
   if (policy.tokenOnLoopback) return true;
   return !isLoopbackAddress(policy.bindHost);
 }

@@ -8,6 +8,7 @@ import { RemoteCommand } from '../remote-command.js';
 import { EXCEPTION, RESULT_NAMES } from '../results.js';
 import { ADMIN_BUILDER, ADMIN_WORKDIR, type FarmControl } from './farm-control.js';
 import type { OutputStream } from './farm-events.js';
+import { publishCommand } from './published-command.js';
 
 export type ExecEvent =
   | { readonly type: 'output'; readonly worker: string; readonly stream: OutputStream; readonly text: string }
@@ -49,8 +50,7 @@ function runOn(farm: FarmControl, worker: string, request: ExecRequest): Observa
       { command: request.command, workdir: ADMIN_WORKDIR, logEnviron: false, timeout: request.timeout ?? null },
       { logger: farm.logger },
     );
-    const started = Date.now();
-    farm.events.publish({ type: 'command-started', at: new Date(), commandId, worker, command: 'shell', summary: describe(request.command) });
+    const published = publishCommand(farm, { commandId, worker, command: 'shell', summary: describe(request.command) });
     remote.updates$.subscribe(({ key, value }) => {
       if (key !== 'stdout' && key !== 'stderr' && key !== 'header') return;
       const text = String(value);
@@ -58,18 +58,8 @@ function runOn(farm: FarmControl, worker: string, request: ExecRequest): Observa
       subscriber.next({ type: 'output', worker, stream: key, text });
     });
     void remote.run(connection, ADMIN_BUILDER).then((result) => {
+      published.finished(result);
       const failure = result.failure?.message;
-      farm.events.publish({
-        type: 'command-finished',
-        at: new Date(),
-        commandId,
-        worker,
-        command: 'shell',
-        rc: result.rc,
-        results: result.results,
-        durationMs: Date.now() - started,
-        ...(failure !== undefined ? { failure } : {}),
-      });
       subscriber.next({ type: 'finished', worker, rc: result.rc ?? null, results: result.results, result: RESULT_NAMES[result.results], ...(failure !== undefined ? { failure } : {}) });
       subscriber.complete();
     });

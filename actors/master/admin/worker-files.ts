@@ -14,6 +14,7 @@ import { downloadFile, uploadFile, type Transfer, type TransferResult } from '..
 import { ADMIN_BUILDER, ADMIN_WORKDIR, type FarmControl } from './farm-control.js';
 import type { TransferDirection } from './farm-events.js';
 import { UnknownWorkerError } from './errors.js';
+import { publishCommand } from './published-command.js';
 
 export interface StagedFile {
   readonly path: string;
@@ -41,9 +42,7 @@ async function published(
   onProgress: (bytes: number) => void,
 ): Promise<TransferResult> {
   const commandId = `admin-transfer-${++transferCounter}`;
-  const command = direction === 'to-worker' ? 'downloadFile' : 'uploadFile';
-  const startedAt = Date.now();
-  farm.events.publish({ type: 'command-started', at: new Date(), commandId, worker, command, summary });
+  const publication = publishCommand(farm, { commandId, worker, command: direction === 'to-worker' ? 'downloadFile' : 'uploadFile', summary });
   const transfer = start();
   const progress = transfer.progress$.subscribe(({ bytes }) => {
     farm.events.publish({ type: 'transfer-progress', at: new Date(), commandId, worker, direction, bytes, done: false });
@@ -52,18 +51,7 @@ async function published(
   try {
     const result = await transfer.result;
     farm.events.publish({ type: 'transfer-progress', at: new Date(), commandId, worker, direction, bytes: result.bytes, done: true });
-    const failure = result.failure?.message;
-    farm.events.publish({
-      type: 'command-finished',
-      at: new Date(),
-      commandId,
-      worker,
-      command,
-      rc: result.rc,
-      results: result.results,
-      durationMs: Date.now() - startedAt,
-      ...(failure !== undefined ? { failure } : {}),
-    });
+    publication.finished(result);
     return result;
   } finally {
     progress.unsubscribe();

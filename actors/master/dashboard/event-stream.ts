@@ -5,17 +5,23 @@
  * send the admin token as a header.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../logger.js';
 import type { FarmEvents } from '../admin/farm-events.js';
 import { eventToWire, workersToWire, type WireEvent } from './wire.js';
 
 const KEEPALIVE_MS = 15_000;
+/**
+ * A page that reads slower than the farm talks is dropped once this much is queued for it, rather
+ * than growing the master's memory; it reconnects and starts again from the workers list.
+ */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 function frame(event: WireEvent): string {
   // JSON.stringify never emits a raw newline, so one data line is always enough.
   return `data: ${JSON.stringify(event)}\n\n`;
 }
 
-export function streamFarmEvents(events: FarmEvents, request: FastifyRequest, reply: FastifyReply): void {
+export function streamFarmEvents(events: FarmEvents, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
   reply.hijack();
   const response = reply.raw;
   response.writeHead(200, {
@@ -26,7 +32,15 @@ export function streamFarmEvents(events: FarmEvents, request: FastifyRequest, re
   });
   response.write(frame(workersToWire(events.workers())));
   const subscription = events.events$.subscribe({
-    next: (event) => response.write(frame(eventToWire(event))),
+    next: (event) => {
+      if (response.writableLength > MAX_QUEUED_BYTES) {
+        logger.warn({ remote: request.ip, queuedBytes: response.writableLength }, 'dashboard feed dropped: the page is not keeping up');
+        subscription.unsubscribe();
+        response.destroy();
+        return;
+      }
+      response.write(frame(eventToWire(event)));
+    },
     complete: () => response.end(),
   });
   const keepalive = setInterval(() => response.write(': keepalive\n\n'), KEEPALIVE_MS);

@@ -42,7 +42,7 @@ export function dashboard(options: DashboardOptions = {}): RegisterDashboard {
     app.get(DASHBOARD_PATH, async (_request, reply) => reply.redirect(`${DASHBOARD_PATH}/`));
     app.get(`${DASHBOARD_PATH}/`, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page));
     app.get(`${DASHBOARD_PATH}/machines.json`, async () => machineGraphsById());
-    app.get(`${DASHBOARD_PATH}/events`, async (request, reply) => streamFarmEvents(deps.events, request, reply));
+    app.get(`${DASHBOARD_PATH}/events`, async (request, reply) => streamFarmEvents(deps.events, request, reply, deps.logger));
     app.get<{ Params: { file: string } }>(`${DASHBOARD_PATH}/ui/:file`, async (request, reply) => {
       const file = request.params.file;
       if (!ASSET_NAME.test(file)) throw new DashboardNotFoundError(`no dashboard asset ${file}`);

@@ -5,13 +5,13 @@
  * docs/master-service.md).
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { AmpStateError } from '../../../codec/errors.js';
 import { parseServerEndpoint } from '../../endpoint.js';
 import type { BuilderList } from '../connection-api.js';
 import { PasswordHash } from '../password-hash.js';
+import { writePrivateFile } from '../../service/private-file.js';
 
 export const MASTER_CONFIG_FILE = 'ampstate-master.json';
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -86,30 +86,15 @@ export function ampListenEndpoint(config: MasterServiceConfig): string {
 }
 
 /** Writes `text` to a new 0600 file; refuses to replace one unless `force`. */
-async function writePrivateFile(path: string, text: string, force: boolean): Promise<void> {
-  const flags = constants.O_WRONLY | constants.O_CREAT | (force ? constants.O_TRUNC : constants.O_EXCL);
-  let file;
-  try {
-    file = await open(path, flags, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new MasterConfigExistsError(`${path} already exists; use --force to replace it`, { cause: error });
-    throw error;
-  }
-  try {
-    // An existing file keeps its mode on O_TRUNC: tighten it before the secret goes in.
-    await file.chmod(0o600);
-    await file.writeFile(text);
-  } finally {
-    await file.close();
-  }
-  await chmod(path, 0o600);
+function writeSecretFile(path: string, text: string, force: boolean): Promise<void> {
+  return writePrivateFile(path, text, { force, exists: (message, cause) => new MasterConfigExistsError(message, { cause }) });
 }
 
 /** Writes the config (0600), replacing it only when `force`. */
 export async function writeMasterConfig(dir: string, config: MasterServiceConfig, options: { force?: boolean } = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = masterConfigPath(dir);
-  await writePrivateFile(path, JSON.stringify(config, null, 2) + '\n', options.force ?? false);
+  await writeSecretFile(path, JSON.stringify(config, null, 2) + '\n', options.force ?? false);
   return path;
 }
 
@@ -117,7 +102,7 @@ export async function writeMasterConfig(dir: string, config: MasterServiceConfig
 export async function writeAdminToken(dir: string, options: { force?: boolean } = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
   const token = randomBytes(32).toString('base64url');
-  await writePrivateFile(adminTokenPath(dir), `${token}\n`, options.force ?? false);
+  await writeSecretFile(adminTokenPath(dir), `${token}\n`, options.force ?? false);
   return token;
 }
 

@@ -6,13 +6,13 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pino, type DestinationStream } from 'pino';
-import { RotatingLogFile } from '../../worker/service/rotating-log-file.js';
-import { DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_ROTATED_FILES } from '../../worker/service/config.js';
+import type { DestinationStream } from 'pino';
+import { openServiceProcess, reportUnreadableConfiguration } from '../../service/service-process.js';
+import { reportToParent } from '../../service/start-report.js';
 import type { RegisterDashboard } from '../admin/http-server.js';
 import { MASTER_ADDRESSES_FILE, readAdminToken, readMasterConfig, type MasterAddressesFile, type MasterServiceConfig } from './config.js';
 import { MasterService } from './master-service.js';
-import { claimMasterPidfile, releaseMasterPidfile } from './pidfile.js';
+import { masterAlreadyRunning, masterPidfilePath } from './pidfile.js';
 
 export const MASTER_LOG_FILE = 'master.log';
 /** Exit statuses, as the worker's: 0 stopped cleanly, 1 could not start, 2 bad configuration. */
@@ -28,11 +28,7 @@ export interface RunMasterServiceOptions {
   readonly registerDashboard?: RegisterDashboard;
 }
 
-function report(message: MasterStartReport): void {
-  if (process.send === undefined || !process.connected) return;
-  process.send(message);
-  process.disconnect();
-}
+const report: (message: MasterStartReport) => void = reportToParent;
 
 /** Runs the master of `dir` until SIGTERM/SIGINT; resolves with the exit status. */
 export async function runMasterService(dirArgument: string, options: RunMasterServiceOptions = {}): Promise<number> {
@@ -43,28 +39,20 @@ export async function runMasterService(dirArgument: string, options: RunMasterSe
     config = await readMasterConfig(dir);
     token = await readAdminToken(dir);
   } catch (error) {
-    const message = (error as Error).message;
-    options.stderr?.write(`ampstate master: ${message}\n`);
-    report({ type: 'failed', message });
+    reportUnreadableConfiguration('master', error, options.stderr);
     return MASTER_EXIT.config;
   }
-  const logFile = new RotatingLogFile(join(dir, MASTER_LOG_FILE), {
-    rotateBytes: config.logRotateBytes ?? DEFAULT_LOG_ROTATE_BYTES,
-    maxRotatedFiles: config.maxRotatedFiles ?? DEFAULT_MAX_ROTATED_FILES,
+  const serviceProcess = openServiceProcess({
+    name: 'ampstate-master',
+    logFile: join(dir, MASTER_LOG_FILE),
+    pidfile: masterPidfilePath(dir),
+    refusal: (pid) => masterAlreadyRunning(dir, pid),
+    settings: config,
+    stderr: options.stderr,
+    logLevel: options.logLevel,
   });
-  const streams: pino.StreamEntry[] = [{ stream: logFile, level: 'trace' }];
-  if (options.stderr !== undefined) streams.push({ stream: options.stderr, level: 'trace' });
-  const logger = pino({ name: 'ampstate-master', level: options.logLevel ?? config.logLevel ?? 'info' }, pino.multistream(streams));
-
-  try {
-    claimMasterPidfile(dir, (pid) => logger.warn({ pid }, `removing a stale pidfile: process ${pid} is gone`));
-  } catch (error) {
-    const message = (error as Error).message;
-    logger.error(message);
-    report({ type: 'failed', message });
-    logFile.close();
-    return MASTER_EXIT.failed;
-  }
+  if (serviceProcess === undefined) return MASTER_EXIT.failed;
+  const { logger } = serviceProcess;
 
   const service = new MasterService({ dir, config, token, logger, registerDashboard: options.registerDashboard });
   let stopRequested!: () => void;
@@ -103,7 +91,6 @@ export async function runMasterService(dirArgument: string, options: RunMasterSe
     process.off('SIGTERM', onStop).off('SIGINT', onStop).off('SIGHUP', onReload);
     await service.stop();
     rmSync(join(dir, MASTER_ADDRESSES_FILE), { force: true });
-    releaseMasterPidfile(dir);
-    logFile.close();
+    serviceProcess.close();
   }
 }

@@ -3,15 +3,12 @@
  * writes and `ampstate worker start` reads, the counterpart of Buildbot's buildbot.tac. It holds the
  * password, so it is written with mode 0600 (see docs/worker-service.md).
  */
-import { constants } from 'node:fs';
-import { chmod, mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AmpStateError } from '../../../codec/errors.js';
+import { writePrivateFile } from '../../service/private-file.js';
 
 export const CONFIG_FILE = 'ampstate-worker.json';
-/** Buildbot's defaults for twistd.log: rotate at 10 MB, keep 10 old files. */
-export const DEFAULT_LOG_ROTATE_BYTES = 10_000_000;
-export const DEFAULT_MAX_ROTATED_FILES = 10;
 
 export interface WorkerServiceConfig {
   readonly master: string;
@@ -44,24 +41,10 @@ export function configPath(basedir: string): string {
 export async function writeServiceConfig(basedir: string, config: WorkerServiceConfig, options: { force?: boolean } = {}): Promise<string> {
   await mkdir(basedir, { recursive: true });
   const path = configPath(basedir);
-  const flags = constants.O_WRONLY | constants.O_CREAT | (options.force ? constants.O_TRUNC : constants.O_EXCL);
-  let file;
-  try {
-    file = await open(path, flags, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new ConfigExistsError(`${path} already exists; use --force to replace it`, { cause: error });
-    }
-    throw error;
-  }
-  try {
-    // An existing file keeps its mode on O_TRUNC: tighten it before the password goes in.
-    await file.chmod(0o600);
-    await file.writeFile(JSON.stringify(config, null, 2) + '\n');
-  } finally {
-    await file.close();
-  }
-  await chmod(path, 0o600);
+  await writePrivateFile(path, JSON.stringify(config, null, 2) + '\n', {
+    force: options.force ?? false,
+    exists: (message, cause) => new ConfigExistsError(message, { cause }),
+  });
   return path;
 }
 

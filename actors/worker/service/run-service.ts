@@ -7,17 +7,18 @@
  * When a `start` parent is listening on an IPC channel it is told once: started, or failed and why.
  */
 import { join, resolve } from 'node:path';
-import { pino, type DestinationStream } from 'pino';
+import type { DestinationStream } from 'pino';
 import { createPinoInspector } from '../../pino-inspector.js';
+import { openServiceProcess, reportUnreadableConfiguration } from '../../service/service-process.js';
+import { reportToParent, type ServiceStartReport } from '../../service/start-report.js';
 import { runWorkerDaemon, WORKER_EXIT } from '../daemon.js';
-import { DEFAULT_LOG_ROTATE_BYTES, DEFAULT_MAX_ROTATED_FILES, readServiceConfig, type WorkerServiceConfig } from './config.js';
-import { claimPidfile, releasePidfile } from './pidfile.js';
-import { RotatingLogFile } from './rotating-log-file.js';
+import { readServiceConfig, type WorkerServiceConfig } from './config.js';
+import { alreadyRunning, pidfilePath } from './pidfile.js';
 
 export const LOG_FILE = 'worker.log';
 
 /** What the worker tells a waiting `start` parent over IPC. */
-export type StartReport = { readonly type: 'started'; readonly pid: number } | { readonly type: 'failed'; readonly message: string };
+export type StartReport = ServiceStartReport;
 
 export interface RunServiceOptions {
   /** Also log here (the --nodaemon terminal or journal); the log file is always written. */
@@ -27,13 +28,6 @@ export interface RunServiceOptions {
   readonly traceMachines?: boolean;
 }
 
-function report(message: StartReport): void {
-  if (process.send === undefined || !process.connected) return;
-  process.send(message);
-  // The parent exits once told; an open channel would also keep this process's event loop alive.
-  process.disconnect();
-}
-
 /** Runs the worker of `basedir` until it stops; resolves with the process exit code. */
 export async function runWorkerService(basedirArgument: string, options: RunServiceOptions = {}): Promise<number> {
   const basedir = resolve(basedirArgument);
@@ -41,29 +35,21 @@ export async function runWorkerService(basedirArgument: string, options: RunServ
   try {
     config = await readServiceConfig(basedir);
   } catch (error) {
-    const message = (error as Error).message;
-    options.stderr?.write(`ampstate worker: ${message}\n`);
-    report({ type: 'failed', message });
+    reportUnreadableConfiguration('worker', error, options.stderr);
     return WORKER_EXIT.config;
   }
 
-  const logFile = new RotatingLogFile(join(basedir, LOG_FILE), {
-    rotateBytes: config.logRotateBytes ?? DEFAULT_LOG_ROTATE_BYTES,
-    maxRotatedFiles: config.maxRotatedFiles ?? DEFAULT_MAX_ROTATED_FILES,
+  const service = openServiceProcess({
+    name: 'ampstate-worker',
+    logFile: join(basedir, LOG_FILE),
+    pidfile: pidfilePath(basedir),
+    refusal: (pid) => alreadyRunning(basedir, pid),
+    settings: config,
+    stderr: options.stderr,
+    logLevel: options.logLevel,
   });
-  const streams: pino.StreamEntry[] = [{ stream: logFile, level: 'trace' }];
-  if (options.stderr !== undefined) streams.push({ stream: options.stderr, level: 'trace' });
-  const logger = pino({ name: 'ampstate-worker', level: options.logLevel ?? config.logLevel ?? 'info' }, pino.multistream(streams));
-
-  try {
-    claimPidfile(basedir, (pid) => logger.warn({ pid }, `removing a stale pidfile: process ${pid} is gone`));
-  } catch (error) {
-    const message = (error as Error).message;
-    logger.error(message);
-    report({ type: 'failed', message });
-    logFile.close();
-    return WORKER_EXIT.gaveUp;
-  }
+  if (service === undefined) return WORKER_EXIT.gaveUp;
+  const { logger } = service;
   try {
     const code = await runWorkerDaemon({
       master: config.master,
@@ -76,14 +62,13 @@ export async function runWorkerService(basedirArgument: string, options: RunServ
       deleteLeftoverDirs: config.deleteLeftoverDirs,
       logger,
       inspect: options.traceMachines ? createPinoInspector(logger) : undefined,
-      onSession: () => report({ type: 'started', pid: process.pid }),
+      onSession: () => reportToParent({ type: 'started', pid: process.pid }),
       // A detached daemon outlives the `start` that spawned it; in the foreground, the parent's end is ours.
       stopWhenOrphaned: process.send === undefined,
     });
-    if (code !== WORKER_EXIT.ok) report({ type: 'failed', message: `the worker exited with status ${code}; see ${join(basedir, LOG_FILE)}` });
+    if (code !== WORKER_EXIT.ok) reportToParent({ type: 'failed', message: `the worker exited with status ${code}; see ${join(basedir, LOG_FILE)}` });
     return code;
   } finally {
-    releasePidfile(basedir);
-    logFile.close();
+    service.close();
   }
 }

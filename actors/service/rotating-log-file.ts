@@ -2,7 +2,7 @@
  * A log file rotated by size, as Twisted's LogFile rotates twistd.log: when a write would take
  * `worker.log` past `rotateBytes`, it becomes `worker.log.1` (older ones shift up, the oldest past
  * `maxRotatedFiles` is deleted) and a fresh file is started. Writes are synchronous so the last
- * lines before an exit are never lost; a worker logs little, so this costs nothing that matters.
+ * lines before an exit are never lost; a service logs little, so this costs nothing that matters.
  */
 import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 
