@@ -8,7 +8,8 @@
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BoxDecoder } from '../codec/box-decoder.js';
-import { peerAddress, type RefusalLog } from './refusals.js';
+import type { AmpConnection } from './amp-connection.js';
+import { ConnectionRefusedError, peerAddress, type RefusalLog } from './refusals.js';
 
 /**
  * Open connections a listener holds at most: far below a typical file-descriptor limit (node raises
@@ -78,4 +79,29 @@ export function whenFirstBox(socket: Duplex, onFirstBox: () => void): void {
   const onData = (chunk: Buffer) => decoder.push(chunk);
   socket.on('data', onData);
   socket.once('close', stop);
+}
+
+/**
+ * Arms the first-box deadline (default 30 s; 0: off) and the idle timeout of one accepted AMP
+ * connection; each closes it with a ConnectionRefusedError and one refusal.
+ */
+export function limitFirstBoxAndIdle(
+  connection: AmpConnection,
+  socket: Duplex,
+  address: string,
+  refusals: RefusalLog,
+  limits: { readonly idleTimeoutMs?: number; readonly firstBoxTimeoutMs?: number },
+): void {
+  const firstBoxTimeoutMs = limits.firstBoxTimeoutMs ?? DEFAULT_FIRST_BOX_TIMEOUT_MS;
+  const disarm = armDeadline(firstBoxTimeoutMs, () => {
+    refusals.refuse({ reason: 'first-box-deadline', address }, `connection closed: no complete AMP box within ${firstBoxTimeoutMs} ms`);
+    connection.abort(new ConnectionRefusedError('first-box-deadline', `no complete AMP box within ${firstBoxTimeoutMs} ms`));
+  });
+  if (firstBoxTimeoutMs > 0) whenFirstBox(socket, disarm);
+  void connection.closed.then(disarm);
+  watchIdle(socket, limits.idleTimeoutMs, () => {
+    if (connection.isClosed) return;
+    refusals.refuse({ reason: 'idle-timeout', address }, `connection closed: idle for ${limits.idleTimeoutMs} ms`);
+    connection.abort(new ConnectionRefusedError('idle-timeout', `idle for ${limits.idleTimeoutMs} ms`));
+  });
 }

@@ -1,7 +1,9 @@
 import { Subject } from 'rxjs';
 import { AmpConnection } from './amp-connection.js';
 import { ConnectError, type AmpServer, type ConnectOptions, type ListenOptions } from './connect.js';
-import type { Refusal } from './refusals.js';
+import { DEFAULT_MAX_CONNECTIONS, limitFirstBoxAndIdle } from './connection-limits.js';
+import { defaultLogger } from './logger.js';
+import { RefusalLog } from './refusals.js';
 import { connectUnixFd, listenUnixFd, loadUsocket } from './unix-fd-socket.js';
 
 /**
@@ -29,24 +31,31 @@ export async function connectPassingDescriptors(path: string, label: string, opt
 }
 
 /**
- * Listens on a UNIX socket that passes descriptors. The connection limits of `listen` (cap,
- * first-box deadline, idle timeout) are not applied here: such a socket is reachable only through
- * the filesystem, by processes the socket file's permissions let in.
+ * Listens on a UNIX socket that passes descriptors, with the connection limits of `listen` (cap,
+ * first-box deadline, idle timeout): usocket's server has no `maxConnections`, so the cap is counted
+ * here. A UNIX peer has no address of its own; refusals name the socket's path.
  */
 export async function listenPassingDescriptors(path: string, options: ListenOptions): Promise<AmpServer> {
-  const { maxConnections: _cap, idleTimeoutMs: _idle, firstBoxTimeoutMs: _firstBox, onConnection, refusals: _log, ...connectionOptions } = options;
+  const { maxConnections, idleTimeoutMs, firstBoxTimeoutMs, onConnection, refusals: sharedRefusals, ...connectionOptions } = options;
   const addon = loadUsocket();
+  const refusals = sharedRefusals ?? new RefusalLog(options.logger ?? defaultLogger);
+  const cap = maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const connections = new Subject<AmpConnection>();
-  const refusals = new Subject<Refusal>();
   const open = new Set<AmpConnection>();
   let accepted = 0;
   const server = await listenUnixFd(
     path,
     (socket) => {
+      if (open.size >= cap) {
+        socket.destroy();
+        refusals.refuse({ reason: 'connection-cap', address: path }, `connection refused: ${cap} connections are already open`);
+        return;
+      }
       const table = typeof options.responders === 'function' ? options.responders(++accepted) : options.responders;
       const connection = new AmpConnection(socket, { ...connectionOptions, responders: table, role: 'server' });
       open.add(connection);
       void connection.closed.then(() => open.delete(connection));
+      limitFirstBoxAndIdle(connection, socket, path, refusals, { idleTimeoutMs, firstBoxTimeoutMs });
       onConnection?.(connection, path);
       connections.next(connection);
     },
@@ -55,11 +64,11 @@ export async function listenPassingDescriptors(path: string, options: ListenOpti
   return {
     address: path,
     connections$: connections.asObservable(),
-    refusals$: refusals.asObservable(),
+    refusals$: refusals.refusals$,
     close: async ({ closeConnections = false } = {}) => {
       server.close();
       connections.complete();
-      refusals.complete();
+      if (sharedRefusals === undefined) refusals.complete();
       if (closeConnections) for (const connection of open) connection.close();
     },
   };

@@ -65,11 +65,13 @@ export function loadUsocket(load: (name: string) => unknown = requireFromHere): 
  */
 export class UnixFdSocket extends Duplex {
   private readonly outgoing: number[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly inner: USocketLike) {
     super({ allowHalfOpen: false });
     inner.on('fds', this.onDescriptors);
     inner.on('data', (chunk: Buffer) => {
+      this.idleTimer?.refresh();
       if (!this.push(chunk)) inner.pause();
     });
     inner.on('end', () => this.push(null));
@@ -82,11 +84,22 @@ export class UnixFdSocket extends Duplex {
     this.outgoing.push(fd);
   }
 
+  /**
+   * As net.Socket's: emits 'timeout' once nothing has been received or sent for `ms` (0: never), so
+   * that a listener's idle timeout works on this socket as on any other.
+   */
+  setTimeout(ms: number): this {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = ms > 0 ? setTimeout(() => this.emit('timeout'), ms).unref() : undefined;
+    return this;
+  }
+
   override _read(): void {
     this.inner.resume();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.idleTimer?.refresh();
     const count = Math.min(this.outgoing.length, chunk.length);
     if (count === 0) {
       this.inner.write(chunk, callback);
@@ -109,6 +122,7 @@ export class UnixFdSocket extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.idleTimer);
     this.inner.destroy();
     callback(error);
   }

@@ -27,6 +27,7 @@ import { CommandAlreadyRunError, RemoteCommandFailedError, WorkerDisconnectedErr
 import { CANCELLED, DEFAULT_DECODE_RC, EXCEPTION, FAILURE, RETRY, type DecodeRc, type ResultCode } from './results.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 import { BoundEffects } from '../bound-effects.js';
+import { commandFinishChannel, commandStartChannel, commandUpdateChannel } from './diagnostic-channels.js';
 
 /** One `[key, value]` from the worker; `log` values are `[logName, text]`. */
 export interface RemoteUpdate {
@@ -113,6 +114,7 @@ export class RemoteCommand extends RemoteCommandImpl {
   private stdout = '';
   private stderr = '';
   private rc: number | undefined;
+  private startedAt = 0;
   private failure: Error | undefined;
   private connection: Connection | undefined;
   private subscription: Subscription | undefined;
@@ -164,6 +166,10 @@ export class RemoteCommand extends RemoteCommandImpl {
       if (this.failure === undefined) this.failure = new WorkerDisconnectedError(connection.name, { cause: reason });
       sendIfActive(this.actor, { type: 'disconnected' });
     });
+    this.startedAt = Date.now();
+    if (commandStartChannel.hasSubscribers) {
+      commandStartChannel.publish({ commandId: this.commandId, worker: connection.name, connection, command: this.commandName, builder: builderName, args: this.args });
+    }
     this.actor.send({ type: 'start' });
     return this.result;
   }
@@ -184,6 +190,9 @@ export class RemoteCommand extends RemoteCommandImpl {
       else if (key === 'stderr' && this.collectStderr) this.stderr += String(value);
       if (!OUTPUT_KEYS.has(key)) (this.collectedUpdates[key] ??= []).push(value);
       this.updatesSubject.next({ key, value });
+      if (commandUpdateChannel.hasSubscribers && this.connection !== undefined && this.commandId !== undefined) {
+        commandUpdateChannel.publish({ commandId: this.commandId, worker: this.connection.name, connection: this.connection, key, value });
+      }
     }
   }
 
@@ -243,6 +252,10 @@ export class RemoteCommand extends RemoteCommandImpl {
       ...(this.collectStderr ? { stderr: this.stderr } : {}),
     };
     this.updatesSubject.complete();
+    if (commandFinishChannel.hasSubscribers && this.connection !== undefined && this.commandId !== undefined) {
+      const { commandId, connection, commandName: command } = this;
+      commandFinishChannel.publish({ commandId, worker: connection.name, connection, command, result, durationMs: Date.now() - this.startedAt });
+    }
     this.resolveStarted(false);
     this.resolveResult(result);
   }

@@ -18,6 +18,7 @@ import { assertPhysicallyInside } from './confine.js';
 import type { Connection } from './connection-api.js';
 import { FileReader } from './file-reader.js';
 import { FileWriter, TEMP_PREFIX, type TransferProgress } from './file-writer.js';
+import { publishTransferProgress, transferProgressChannel } from './diagnostic-channels.js';
 import { RemoteCommand, type RemoteCommandResult } from './remote-command.js';
 import { FAILURE, TRANSFER_DECODE_RC } from './results.js';
 
@@ -143,7 +144,9 @@ function upload(
     options,
   );
   const result = finishedUpload(command, writer, connection, options);
-  return { progress$: writer.progress$, result, command, interrupt: (why) => command.interrupt(why) };
+  const transfer: Transfer = { progress$: writer.progress$, result, command, interrupt: (why) => command.interrupt(why) };
+  if (transferProgressChannel.hasSubscribers) publishTransferProgress(connection, 'from-worker', transfer);
+  return transfer;
 }
 
 /** Copies one worker file to the master (`uploadFile`). */
@@ -194,5 +197,7 @@ export function downloadFile(connection: Connection, options: DownloadFileOption
     await reader.cancel();
     return { ...outcome, bytes: reader.bytesRead, path: reader.source };
   })();
-  return { progress$: reader.progress$, result, command, interrupt: (why) => command.interrupt(why) };
+  const transfer: Transfer = { progress$: reader.progress$, result, command, interrupt: (why) => command.interrupt(why) };
+  if (transferProgressChannel.hasSubscribers) publishTransferProgress(connection, 'to-worker', transfer);
+  return transfer;
 }

@@ -15,6 +15,8 @@ const KEPT_ACTORS = 100;
 export class MachinesView {
   private readonly actors = new Map<string, { item: HTMLLIElement; machine: string; state: string }>();
   private selected: string | undefined;
+  /** Actor id → worker, for connection machines. */
+  private readonly owners = new Map<string, string>();
   private drawing: SVGSVGElement | undefined;
 
   constructor(
@@ -33,11 +35,26 @@ export class MachinesView {
       this.forgetOldest();
     }
     actor.state = event.state;
-    actor.item.textContent = `${event.machine} ${event.actorId}: ${event.state}`;
+    if (event.worker !== undefined) this.owners.set(event.actorId, event.worker);
+    this.label(event.actorId);
     // Most recently active first.
     this.list.prepend(actor.item);
     if (this.selected === undefined) this.select(event.actorId);
     else if (this.selected === event.actorId) this.refresh();
+  }
+
+  /** The actor is `worker`'s connection machine (its row in the workers table says so first). */
+  owned(actorId: string, worker: string): void {
+    this.owners.set(actorId, worker);
+    this.label(actorId);
+  }
+
+  private label(actorId: string): void {
+    const actor = this.actors.get(actorId);
+    if (actor === undefined) return;
+    const worker = this.owners.get(actorId);
+    if (worker !== undefined) actor.item.dataset['worker'] = worker;
+    actor.item.textContent = `${actor.machine}${worker === undefined ? '' : ` (${worker})`} ${actorId}: ${actor.state}`;
   }
 
   select(actorId: string): void {
@@ -74,6 +91,7 @@ export class MachinesView {
       if (oldest === undefined) return;
       this.actors.get(oldest)?.item.remove();
       this.actors.delete(oldest);
+      this.owners.delete(oldest);
     }
   }
 }

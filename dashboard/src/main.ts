@@ -5,7 +5,7 @@ import { required } from './dom.js';
 import { followFeed } from './feed.js';
 import { MachinesView } from './machines-view.js';
 import { TransfersView } from './transfers-view.js';
-import type { FeedEvent, MachineGraph } from './wire.js';
+import type { ConnectionState, FeedEvent, MachineGraph } from './wire.js';
 import { WorkersView } from './workers-view.js';
 
 const base = document.body.dataset['base'] ?? '/dashboard';
@@ -14,18 +14,20 @@ const status = required<HTMLElement>('#status');
 async function start(): Promise<void> {
   const graphsResponse = await authorizedFetch(`${base}/machines.json`);
   const graphs = graphsResponse.ok ? ((await graphsResponse.json()) as Record<string, MachineGraph>) : {};
-  const workers = new WorkersView(required('#workers tbody'));
+  const machines = new MachinesView(required('#actors'), required('#machine'), graphs);
+  const workers = new WorkersView(required('#workers tbody'), (actorId) => machines.select(actorId));
   const commands = new CommandsView(required('#commands'));
   const transfers = new TransfersView(required('#transfers tbody'));
-  const machines = new MachinesView(required('#actors'), required('#machine'), graphs);
 
   const apply = (event: FeedEvent): void => {
     switch (event.type) {
       case 'workers':
         workers.replaceAll(event.workers, event.at);
+        for (const worker of event.workers) machines.owned(worker.machine, worker.name);
         return;
       case 'worker-attached':
         workers.attached(event.worker, event.at);
+        machines.owned(event.worker.machine, event.worker.name);
         return;
       case 'worker-detached':
         workers.detached(event.name, event.reason, event.at);
@@ -50,6 +52,7 @@ async function start(): Promise<void> {
         transfers.progress(event);
         return;
       case 'machine-snapshot':
+        if (event.worker !== undefined && event.machine === 'masterConnection') workers.connectionState(event.worker, event.state as ConnectionState, event.actorId);
         machines.snapshot(event);
         return;
     }

@@ -6,6 +6,9 @@ export interface WorkerSummary {
   readonly name: string;
   readonly protocol: string;
   readonly state: ConnectionState;
+  readonly builders: readonly string[];
+  /** The actor id of the worker's masterConnection machine. */
+  readonly machine: string;
   readonly info: Readonly<Record<string, unknown>> | undefined;
   readonly attachedAt: string;
 }
@@ -36,7 +39,7 @@ export type FeedEvent =
       readonly bytes: number;
       readonly done: boolean;
     }
-  | { readonly type: 'machine-snapshot'; readonly at: string; readonly actorId: string; readonly machine: string; readonly state: string };
+  | { readonly type: 'machine-snapshot'; readonly at: string; readonly actorId: string; readonly machine: string; readonly state: string; readonly worker?: string };
 
 /** machines/machine-graph.ts's MachineGraph, as JSON. */
 export interface MachineGraph {

@@ -45,7 +45,21 @@ describeWithPeer('dashboard in headless chromium', chromiumPeer(), () => {
     await row.locator('.state', { hasText: 'attached' }).waitFor();
     await expect(row.locator('td').nth(1).textContent()).resolves.toBe('amp');
     await expect(row.locator('.info').textContent()).resolves.toContain('numcpus');
+    // The service gives every worker the admin builder.
+    await expect(row.locator('.builders').textContent()).resolves.toBe('admin');
     await screenshot('01-worker-attached');
+  });
+
+  it('ties the worker row to its connection machine: a click draws it', async () => {
+    const row = page.locator(`#workers tr[data-worker="${WORKER_NAME}"]`);
+    const actorId = await row.getAttribute('data-machine');
+    expect(actorId).toBeTruthy();
+    await row.click();
+    const selected = page.locator('#actors li.selected');
+    await expect(selected.getAttribute('data-actor')).resolves.toBe(actorId);
+    await expect(selected.getAttribute('data-worker')).resolves.toBe(WORKER_NAME);
+    await page.locator('#machine svg[data-machine="masterConnection"]').waitFor();
+    await expect(page.locator('#machine .current-state').textContent()).resolves.toBe('attached');
   });
 
   it('streams a command\'s output in, stdout and stderr apart, then its rc', async () => {
@@ -102,7 +116,10 @@ describeWithPeer('dashboard in headless chromium', chromiumPeer(), () => {
     await farm.stopWorker();
     await page.waitForFunction(`document.querySelector('#machine svg g.current')?.getAttribute('data-state') === 'masterConnection.detached'`);
     await expect(page.locator('#machine .current-state').textContent()).resolves.toBe('detached');
-    await page.locator(`#workers tr[data-worker="${WORKER_NAME}"] .state`, { hasText: 'detached' }).waitFor();
+    // The row follows the connection machine; the listener's detach adds why.
+    const state = page.locator(`#workers tr[data-worker="${WORKER_NAME}"] .state`, { hasText: 'detached' });
+    await state.waitFor();
+    await page.waitForFunction(`document.querySelector('#workers tr[data-worker="${WORKER_NAME}"] .state')?.getAttribute('title')`);
     await screenshot('05-machine-after');
   });
 

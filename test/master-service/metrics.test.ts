@@ -11,8 +11,8 @@ describe('FarmMetrics', () => {
   it('counts workers, commands by result, bytes by direction, latencies and refusals', async () => {
     const bus = new FarmEventBus();
     const metrics = new FarmMetrics(bus);
-    bus.publish({ type: 'worker-attached', at, worker: { name: 'w1', protocol: 'amp', state: 'attached', info: undefined, attachedAt: at } });
-    bus.publish({ type: 'worker-attached', at, worker: { name: 'w2', protocol: 'msgpack', state: 'attached', info: undefined, attachedAt: at } });
+    bus.publish({ type: 'worker-attached', at, worker: { name: 'w1', protocol: 'amp', state: 'attached', builders: [], machine: 'x:1', info: undefined, attachedAt: at } });
+    bus.publish({ type: 'worker-attached', at, worker: { name: 'w2', protocol: 'msgpack', state: 'attached', builders: [], machine: 'x:2', info: undefined, attachedAt: at } });
     bus.publish({ type: 'worker-detached', at, name: 'w2', reason: 'gone' });
     for (const [commandId, results] of [['1', SUCCESS], ['2', SUCCESS], ['3', FAILURE]] as const) {
       bus.publish({ type: 'command-finished', at, commandId, worker: 'w1', command: 'shell', rc: 0, results, durationMs: 250 });

@@ -172,6 +172,12 @@ describe('links that stay inside are allowed', () => {
     expect(readFileSync(inBase('real-dir', 'copy', 'a.txt'), 'utf8')).toBe('a');
     expect((await run('rmdir', { paths: [inBase('in-dir', 'copy')], logEnviron: false })).updates.get('rc')).toBe(0);
     expect(existsSync(inBase('real-dir', 'copy'))).toBe(false);
+    // rmdir renames the entry before removing it: nothing may be left under the new name.
+    expect(readdirSync(inBase('real-dir'))).toEqual(['f.txt']);
+  });
+
+  it('rmdir of a missing path succeeds, as rm -rf does', async () => {
+    expect((await run('rmdir', { paths: [inBase('real-dir', 'never-made')], logEnviron: false })).updates.get('rc')).toBe(0);
   });
 
   it('uploads read and downloads write through links inside', async () => {
@@ -211,6 +217,7 @@ describe('a directory swapped for a link after the check', () => {
     ['listdir', () => ({ path: inBase('d') }), () => outside],
     ['stat', () => ({ path: inBase('d', 'secret.txt') }), () => outside],
     ['rmfile', () => ({ path: inBase('d', 'victim') }), () => join(outside, 'sub')],
+    ['rmdir', () => ({ paths: [inBase('d', 'victim')] }), () => join(outside, 'sub')],
     ['mkdir', () => ({ paths: [inBase('d', 'made')] }), () => outside],
     ['upload_file', () => ({ path: inBase('d', 'secret.txt'), blocksize: 64 }), () => outside],
     ['upload_directory', () => ({ path: inBase('d'), blocksize: 64 }), () => outside],

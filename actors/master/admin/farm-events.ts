@@ -2,7 +2,8 @@
  * The farm as a stream of typed events: what the admin server's consumers (the metrics, the
  * dashboard) watch. One {@link FarmEventBus} per master; the service feeds it from the listeners
  * (workers attaching and detaching, refused connections), from the commands and transfers the
- * admin API runs, and from an xstate inspector (machine snapshots). Consumers subscribe to
+ * master runs, whoever runs them (diagnostic-channel-feed.ts), and from an xstate inspector
+ * (machine snapshots). Consumers subscribe to
  * `events$`; nothing here blocks the hot path: output events are per update batch the worker sent,
  * not per byte, and machine snapshots are control events only (see docs/master-service.md).
  */
@@ -19,7 +20,12 @@ export type WorkerProtocol = 'amp' | 'msgpack';
 export interface WorkerSummary {
   readonly name: string;
   readonly protocol: WorkerProtocol;
+  /** Live: follows the connection machine's snapshots. */
   readonly state: ConnectionState;
+  /** The builders set on the worker when it attached (names). */
+  readonly builders: readonly string[];
+  /** The xstate session id of the worker's masterConnection actor (see `machine-snapshot`). */
+  readonly machine: string;
   /** The worker's info dict (admin, host, version, system…), once the handshake got it. */
   readonly info: WorkerInfo | undefined;
   readonly attachedAt: Date;
@@ -76,9 +82,14 @@ export type FarmEvent =
       readonly machine: string;
       /** The state value, `JSON.stringify`d when nested. */
       readonly state: string;
+      /** The attached worker whose connection this actor is, if it is one. */
+      readonly worker?: string;
     };
 
 export type FarmEventType = FarmEvent['type'];
+
+/** The worker commands that move files: they end with their transfer's last progress. */
+const TRANSFER_COMMANDS: ReadonlySet<string> = new Set(['uploadFile', 'uploadDirectory', 'downloadFile']);
 
 /** The read side: what the dashboard and the metrics consume. */
 export interface FarmEvents {
@@ -92,6 +103,13 @@ export interface FarmEvents {
 export class FarmEventBus implements FarmEvents {
   private readonly subject = new Subject<FarmEvent>();
   private readonly attached = new Map<string, WorkerSummary>();
+  /** Commands started and not ended; a transfer ends with its last progress, after its command. */
+  private readonly running = new Set<string>();
+  /**
+   * masterConnection session id → worker name, from the attach until the machine's `detached`
+   * snapshot (which comes after the listener's detach event).
+   */
+  private readonly connectionActors = new Map<string, string>();
 
   get events$(): Observable<FarmEvent> {
     return this.subject.asObservable();
@@ -102,9 +120,19 @@ export class FarmEventBus implements FarmEvents {
   }
 
   publish(event: FarmEvent): void {
-    if (event.type === 'worker-attached') this.attached.set(event.worker.name, event.worker);
-    else if (event.type === 'worker-detached') this.attached.delete(event.name);
+    if (event.type === 'command-started') this.running.add(event.commandId);
+    else if (event.type === 'command-finished' && !TRANSFER_COMMANDS.has(event.command)) this.running.delete(event.commandId);
+    else if (event.type === 'transfer-progress' && event.done) this.running.delete(event.commandId);
+    else if (event.type === 'worker-attached') {
+      this.attached.set(event.worker.name, event.worker);
+      this.connectionActors.set(event.worker.machine, event.worker.name);
+    } else if (event.type === 'worker-detached') this.attached.delete(event.name);
     this.subject.next(event);
+  }
+
+  /** Whether the command started and has not ended yet (a transfer: not sent its last progress). */
+  isRunning(commandId: string): boolean {
+    return this.running.has(commandId);
   }
 
   /** An xstate inspector that publishes every machine snapshot, for the listeners' `inspect`. */
@@ -114,12 +142,20 @@ export class FarmEventBus implements FarmEvents {
       const snapshot = inspection.snapshot as { value?: unknown; machine?: { id?: string } };
       if (snapshot.value === undefined) return;
       const value = snapshot.value;
+      const actorId = inspection.actorRef.sessionId;
+      const state = typeof value === 'string' ? value : JSON.stringify(value);
+      const worker = this.connectionActors.get(actorId);
+      const summary = worker === undefined ? undefined : this.attached.get(worker);
+      // The connection machine's states are the ConnectionState values.
+      if (summary?.machine === actorId) this.attached.set(summary.name, { ...summary, state: state as ConnectionState });
+      if (worker !== undefined && state === 'detached') this.connectionActors.delete(actorId);
       this.publish({
         type: 'machine-snapshot',
         at: new Date(),
-        actorId: inspection.actorRef.sessionId,
+        actorId,
         machine: snapshot.machine?.id ?? 'unknown',
-        state: typeof value === 'string' ? value : JSON.stringify(value),
+        state,
+        ...(worker !== undefined ? { worker } : {}),
       });
     };
   }

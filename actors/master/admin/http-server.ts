@@ -8,7 +8,7 @@
  * listens; it adds its routes (pages, an SSE feed of `deps.farm.events.events$`) to `app`. Its
  * routes get the access rule of every non-`/api/` path: open on loopback, token elsewhere.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../../logger.js';
 import { parseServerEndpoint } from '../../endpoint.js';
 import { bearerMatches, tokenRequired, type AccessPolicy } from './access.js';
@@ -55,7 +55,11 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
   const logger = options.logger.child({ component: 'AdminServer' });
   const policy: AccessPolicy = { bindHost: endpoint.host, tokenOnLoopback: options.tokenOnLoopback };
   // pino's Logger is fastify's logger; only the generic parameters differ.
-  const app: FastifyInstance = Fastify({ loggerInstance: logger as FastifyBaseLogger, disableRequestLogging: true });
+  // Per-request lines would drown the farm's own log; failures are logged by the error handler.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   const metrics = new FarmMetrics(options.farm.events);
 
   app.addHook('onRequest', async (request) => {

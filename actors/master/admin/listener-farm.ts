@@ -1,7 +1,8 @@
 /**
  * A {@link FarmControl} over running master listeners: their workers and refusals feed a
- * {@link FarmEventBus}. The master service builds one; so can any program that runs an
- * AmpListener itself (the demo farm) and wants the admin server on top.
+ * {@link FarmEventBus}, and so do the commands and transfers run on their workers. The master
+ * service builds one; so can any program that runs an AmpListener itself (the demo farm) and wants
+ * the admin server on top.
  */
 import type { Observable, Subscription } from 'rxjs';
 import type { Logger } from '../../logger.js';
@@ -10,6 +11,7 @@ import type { BaseConnection } from '../base-connection.js';
 import type { Connection, WorkerInfo } from '../connection-api.js';
 import type { RegistryEvent } from '../worker-registry.js';
 import type { FarmControl } from './farm-control.js';
+import { feedFromDiagnosticChannels } from './diagnostic-channel-feed.js';
 import { FarmEventBus, type WorkerProtocol } from './farm-events.js';
 
 /** What is watched of a listener (AmpListener and MsgpackListener both fit). */
@@ -30,11 +32,15 @@ export class ListenerFarm implements FarmControl {
   readonly events = new FarmEventBus();
   private readonly listeners: WatchedListener[] = [];
   private readonly subscriptions: Subscription[] = [];
+  private readonly unsubscribeChannels: () => void;
 
   constructor(
     readonly stagingDirectory: string,
     readonly logger: Logger,
-  ) {}
+  ) {
+    // Commands and transfers on this farm's connections only: other masters may share the process.
+    this.unsubscribeChannels = feedFromDiagnosticChannels(this.events, (worker, connection) => this.connection(worker) === connection);
+  }
 
   connection(name: string): Connection | undefined {
     for (const listener of this.listeners) {
@@ -58,7 +64,15 @@ export class ListenerFarm implements FarmControl {
           this.events.publish({
             type: 'worker-attached',
             at: new Date(),
-            worker: { name: connection.name, protocol, state: connection.state, info: withoutEnvironment(connection.info), attachedAt: new Date() },
+            worker: {
+              name: connection.name,
+              protocol,
+              state: connection.state,
+              builders: [...connection.builders.keys()],
+              machine: connection.machine.sessionId,
+              info: withoutEnvironment(connection.info),
+              attachedAt: new Date(),
+            },
           });
         }
         if (event.type === 'detached') this.events.publish({ type: 'worker-detached', at: new Date(), name: event.name, reason: event.reason.message });
@@ -69,6 +83,7 @@ export class ListenerFarm implements FarmControl {
 
   close(): void {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.unsubscribeChannels();
     this.events.complete();
   }
 }

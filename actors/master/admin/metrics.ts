@@ -66,8 +66,8 @@ export class FarmMetrics {
     switch (event.type) {
       case 'command-finished':
         this.commands.inc({ result: RESULT_NAMES[event.results] });
+        // A transfer's last progress comes after its command's end: it forgets the count.
         this.commandSeconds.observe({ command: event.command }, event.durationMs / 1000);
-        this.transferred.delete(event.commandId);
         break;
       case 'transfer-progress': {
         const previous = this.transferred.get(event.commandId) ?? 0;

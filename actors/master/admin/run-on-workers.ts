@@ -1,14 +1,13 @@
 /**
- * Runs one shell command on several workers at once for the admin API, publishing the start, the
- * output and the end of each on the farm's event bus, and yielding them as one merged stream of
- * {@link ExecEvent}s that the API writes out as NDJSON.
+ * Runs one shell command on several workers at once for the admin API, yielding the output and
+ * the end of each as one merged stream of {@link ExecEvent}s that the API writes out as NDJSON.
+ * (The farm's event bus hears of them as of any command, through the diagnostic channels.)
  */
 import { Observable, merge } from 'rxjs';
 import { RemoteCommand } from '../remote-command.js';
 import { EXCEPTION, RESULT_NAMES } from '../results.js';
 import { ADMIN_BUILDER, ADMIN_WORKDIR, type FarmControl } from './farm-control.js';
 import type { OutputStream } from './farm-events.js';
-import { publishCommand } from './published-command.js';
 
 export type ExecEvent =
   | { readonly type: 'output'; readonly worker: string; readonly stream: OutputStream; readonly text: string }
@@ -29,12 +28,6 @@ export interface ExecRequest {
   readonly timeout?: number;
 }
 
-let execCounter = 0;
-
-function describe(command: string | readonly string[]): string {
-  return typeof command === 'string' ? command : command.join(' ');
-}
-
 /** One worker's run as events; completes after its `finished`. */
 function runOn(farm: FarmControl, worker: string, request: ExecRequest): Observable<ExecEvent> {
   return new Observable<ExecEvent>((subscriber) => {
@@ -44,21 +37,16 @@ function runOn(farm: FarmControl, worker: string, request: ExecRequest): Observa
       subscriber.complete();
       return;
     }
-    const commandId = `admin-${++execCounter}`;
     const remote = new RemoteCommand(
       'shell',
       { command: request.command, workdir: ADMIN_WORKDIR, logEnviron: false, timeout: request.timeout ?? null },
       { logger: farm.logger },
     );
-    const published = publishCommand(farm, { commandId, worker, command: 'shell', summary: describe(request.command) });
     remote.updates$.subscribe(({ key, value }) => {
       if (key !== 'stdout' && key !== 'stderr' && key !== 'header') return;
-      const text = String(value);
-      farm.events.publish({ type: 'command-output', at: new Date(), commandId, worker, stream: key, text });
-      subscriber.next({ type: 'output', worker, stream: key, text });
+      subscriber.next({ type: 'output', worker, stream: key, text: String(value) });
     });
     void remote.run(connection, ADMIN_BUILDER).then((result) => {
-      published.finished(result);
       const failure = result.failure?.message;
       subscriber.next({ type: 'finished', worker, rc: result.rc ?? null, results: result.results, result: RESULT_NAMES[result.results], ...(failure !== undefined ? { failure } : {}) });
       subscriber.complete();

@@ -1,8 +1,8 @@
 /**
  * Files between the admin client and a worker, through the master: the bytes are staged in a file
  * of the master's staging directory, then moved by the worker commands Buildbot's steps use
- * (downloadFile to the worker, uploadFile from it). Each transfer is published on the event bus
- * (start, progress, end) like any command. The staged file is removed afterwards, whatever happened.
+ * (downloadFile to the worker, uploadFile from it). Each transfer reaches the event bus (start,
+ * progress, end) like any command, through the master's diagnostic channels. The staged file is removed afterwards, whatever happened.
  */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -12,9 +12,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { downloadFile, uploadFile, type Transfer, type TransferResult } from '../transfers.js';
 import { ADMIN_BUILDER, ADMIN_WORKDIR, type FarmControl } from './farm-control.js';
-import type { TransferDirection } from './farm-events.js';
 import { UnknownWorkerError } from './errors.js';
-import { publishCommand } from './published-command.js';
 
 export interface StagedFile {
   readonly path: string;
@@ -30,29 +28,12 @@ function staged(path: string): StagedFile {
   return { path, remove: () => rm(path, { force: true }) };
 }
 
-let transferCounter = 0;
-
-/** Runs `start` as a published transfer; resolves with its result. */
-async function published(
-  farm: FarmControl,
-  worker: string,
-  direction: TransferDirection,
-  summary: string,
-  start: () => Transfer,
-  onProgress: (bytes: number) => void,
-): Promise<TransferResult> {
-  const commandId = `admin-transfer-${++transferCounter}`;
-  const publication = publishCommand(farm, { commandId, worker, command: direction === 'to-worker' ? 'downloadFile' : 'uploadFile', summary });
+/** Runs `start`, reporting its progress; resolves with its result. */
+async function transferred(start: () => Transfer, onProgress: (bytes: number) => void): Promise<TransferResult> {
   const transfer = start();
-  const progress = transfer.progress$.subscribe(({ bytes }) => {
-    farm.events.publish({ type: 'transfer-progress', at: new Date(), commandId, worker, direction, bytes, done: false });
-    onProgress(bytes);
-  });
+  const progress = transfer.progress$.subscribe(({ bytes }) => onProgress(bytes));
   try {
-    const result = await transfer.result;
-    farm.events.publish({ type: 'transfer-progress', at: new Date(), commandId, worker, direction, bytes: result.bytes, done: true });
-    publication.finished(result);
-    return result;
+    return await transfer.result;
   } finally {
     progress.unsubscribe();
   }
@@ -76,11 +57,7 @@ export async function sendToWorker(
   const file = staged(await stagingPath(farm));
   try {
     await pipeline(body, createWriteStream(file.path, { mode: 0o600 }));
-    return await published(
-      farm,
-      worker,
-      'to-worker',
-      `→ ${workerPath}`,
+    return await transferred(
       () =>
         downloadFile(connection, {
           builderName: ADMIN_BUILDER,
@@ -104,11 +81,7 @@ export async function sendToWorker(
 export async function fetchFromWorker(farm: FarmControl, worker: string, workerPath: string): Promise<{ result: TransferResult; file: StagedFile }> {
   const connection = connectionOf(farm, worker);
   const file = staged(await stagingPath(farm));
-  const result = await published(
-    farm,
-    worker,
-    'from-worker',
-    `← ${workerPath}`,
+  const result = await transferred(
     () =>
       uploadFile(connection, {
         builderName: ADMIN_BUILDER,

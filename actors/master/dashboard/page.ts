@@ -17,7 +17,7 @@ pre.output { margin: 0; padding: .3rem .5rem; max-height: 14rem; overflow: auto;
 progress { width: 16rem; vertical-align: middle; }
 .machines { display: flex; gap: 1rem; align-items: flex-start; }
 .machines ul { list-style: none; padding: 0; margin: 0; min-width: 14rem; max-height: 30rem; overflow: auto; }
-.machines li { cursor: pointer; padding: .1rem .3rem; } .machines li.selected { background: #36c3; }
+#workers tr.linked { cursor: pointer; } .machines li { cursor: pointer; padding: .1rem .3rem; } .machines li.selected { background: #36c3; }
 svg.machine { border: 1px solid var(--line); max-width: 100%; height: auto; }
 svg.machine rect { fill: #8881; stroke: #888; } svg.machine g.current rect { fill: #2a74; stroke: #2a7; stroke-width: 2; }
 svg.machine text { font: 11px system-ui, sans-serif; fill: currentColor; } svg.machine path { fill: none; stroke: #888; }
@@ -32,7 +32,7 @@ export function dashboardPage(basePath: string): string {
 <body data-base="${basePath}">
 <h1>ampstate farm <span id="status">connecting…</span></h1>
 <h2>Workers</h2>
-<table id="workers"><thead><tr><th>name</th><th>protocol</th><th>state</th><th>info</th><th>attached</th><th>last seen</th></tr></thead><tbody></tbody></table>
+<table id="workers"><thead><tr><th>name</th><th>protocol</th><th>state</th><th>builders</th><th>info</th><th>attached</th><th>last seen</th></tr></thead><tbody></tbody></table>
 <h2>Commands</h2><div id="commands"></div>
 <h2>Transfers</h2><table id="transfers"><thead><tr><th>worker</th><th>what</th><th>progress</th><th>bytes</th><th>rate</th></tr></thead><tbody></tbody></table>
 <h2>Machines</h2><div class="machines"><ul id="actors"></ul><div id="machine"></div></div>

@@ -5,9 +5,10 @@
  * PathEscapeError before touching anything. Without `confine_to`, paths are used as given, as
  * Buildbot does.
  */
+import { randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { lstat, mkdir, open, readdir, rename, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import { inPinnedDirectory, inPinnedParent, openInside, resolveInside, type ResolveOptions } from '../../confined-path.js';
 import { PathEscapeError } from '../../master/errors.js';
@@ -18,6 +19,14 @@ export const CONFINE_TO_ARGUMENT = 'confine_to';
 
 function fsError(code: string, path: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: '${path}'`), { code, path });
+}
+
+/**
+ * A pinned path as a child process can use it: `/proc/self` would be the child's own, so the
+ * descriptor is named through this process's pid (which the same user may always read).
+ */
+function forChildProcess(pinned: string): string {
+  return pinned.startsWith('/proc/self/') ? `/proc/${process.pid}/${pinned.slice('/proc/self/'.length)}` : pinned;
 }
 
 export class Confinement {
@@ -113,6 +122,32 @@ export class Confinement {
       });
       current = join(current, name);
     }
+  }
+
+  /**
+   * Removes the entry `physical` (a tree, a file or a link) with `remove`, a helper run on a path
+   * that returns its rc. Confined, no directory swapped for a link can redirect it: the entry is
+   * first renamed to a random name inside its pinned parent (rename acts on a link itself, so a
+   * link swapped in at the end is what gets removed), and `remove` is given that name through the
+   * parent's descriptor. When removal fails the entry gets its name back, so a retry finds it.
+   */
+  async removeEntry(physical: string, remove: (path: string) => Promise<number>): Promise<number> {
+    // The base itself is the operator's, and its parent is outside: it is taken as it is.
+    if (this.base === null || resolve(physical) === resolve(this.base)) return remove(physical);
+    return this.inParent(physical, async (entry) => {
+      const doomed = join(dirname(entry), `.ampstate-removing-${basename(entry)}-${randomBytes(6).toString('hex')}`);
+      try {
+        await rename(entry, doomed);
+      } catch (error) {
+        // Nothing there is what `rm -f` calls success; any other refusal (a mount point, no write
+        // permission) is left for the helper to report, still through the pinned parent.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        return remove(forChildProcess(entry));
+      }
+      const rc = await remove(forChildProcess(doomed));
+      if (rc !== 0) await rename(doomed, entry).catch(() => undefined);
+      return rc;
+    });
   }
 
   /** The parent directory `physical` would be created in, made if missing. */

@@ -31,12 +31,15 @@ export function createRemoveDirectory(args: CommandArguments, context: CommandCo
   });
 
   async function removeOne(requested: string): Promise<number> {
-    // rm removes a link at the end itself; the window until rm runs is in the docs (§3.1).
-    const path = await confinement.resolve(requested, { followLast: false });
-    const rc = await helpers.run(['rm', '-rf', path]);
-    if (rc === 0) return 0;
-    await helpers.run(chmodCommand(path));
-    return helpers.run(['rm', '-rf', path]);
+    // A link at the end is removed itself, never followed; the entry is taken through its pinned
+    // parent (Confinement.removeEntry), so a directory swapped for a link cannot redirect rm.
+    const physical = await confinement.resolve(requested, { followLast: false });
+    return confinement.removeEntry(physical, async (path) => {
+      const rc = await helpers.run(['rm', '-rf', path]);
+      if (rc === 0) return 0;
+      await helpers.run(chmodCommand(path));
+      return helpers.run(['rm', '-rf', path]);
+    });
   }
 
   return {
