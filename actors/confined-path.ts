@@ -11,7 +11,7 @@
  * use is tied to what was checked: `openInside` verifies the descriptor it opened, and
  * `inPinnedDirectory` hands out a path through an open, verified directory descriptor
  * (`/proc/self/fd/N` on Linux) so that a name is created, removed or read in exactly that
- * directory. What stays open (rm and cp run by path) is listed in the docs.
+ * directory. What stays open (cp runs by path) is listed in the docs.
  */
 import { constants, existsSync } from 'node:fs';
 import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';

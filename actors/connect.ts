@@ -5,18 +5,11 @@ import * as tls from 'node:tls';
 import { Subject, type Observable } from 'rxjs';
 import { AmpStateError } from '../codec/errors.js';
 import { AmpConnection, type AmpConnectionOptions } from './amp-connection.js';
-import {
-  armDeadline,
-  capConnections,
-  DEFAULT_FIRST_BOX_TIMEOUT_MS,
-  watchIdle,
-  whenFirstBox,
-  type ConnectionLimitOptions,
-} from './connection-limits.js';
+import { capConnections, limitFirstBoxAndIdle, type ConnectionLimitOptions } from './connection-limits.js';
 import { connectPassingDescriptors, listenPassingDescriptors } from './descriptor-endpoints.js';
 import { type EndpointDescription, parseClientEndpoint, parseServerEndpoint } from './endpoint.js';
 import { defaultLogger } from './logger.js';
-import { ConnectionRefusedError, peerAddress, RefusalLog, type Refusal } from './refusals.js';
+import { peerAddress, RefusalLog, type Refusal } from './refusals.js';
 import { asVerificationError, clientVerification, TlsVerificationError, warnUnverified } from './tls-verification.js';
 
 export class ConnectError extends AmpStateError {
@@ -114,7 +107,7 @@ export function listen(endpoint: string | EndpointDescription, options: ListenOp
     const address = peerAddress(socket);
     open.add(connection);
     void connection.closed.then(() => open.delete(connection));
-    limitConnection(connection, socket, address, refusals, { idleTimeoutMs, firstBoxTimeoutMs });
+    limitFirstBoxAndIdle(connection, socket, address, refusals, { idleTimeoutMs, firstBoxTimeoutMs });
     onConnection?.(connection, address);
     connections.next(connection);
   };
@@ -154,28 +147,6 @@ export function listen(endpoint: string | EndpointDescription, options: ListenOp
     };
     if (description.kind === 'unix') server.listen(description.path, ready);
     else server.listen(description.port, description.host, ready);
-  });
-}
-
-/** Arms the first-box deadline and the idle timeout of one accepted connection. */
-function limitConnection(
-  connection: AmpConnection,
-  socket: net.Socket,
-  address: string,
-  refusals: RefusalLog,
-  limits: { readonly idleTimeoutMs?: number; readonly firstBoxTimeoutMs?: number },
-): void {
-  const firstBoxTimeoutMs = limits.firstBoxTimeoutMs ?? DEFAULT_FIRST_BOX_TIMEOUT_MS;
-  const disarm = armDeadline(firstBoxTimeoutMs, () => {
-    refusals.refuse({ reason: 'first-box-deadline', address }, `connection closed: no complete AMP box within ${firstBoxTimeoutMs} ms`);
-    connection.abort(new ConnectionRefusedError('first-box-deadline', `no complete AMP box within ${firstBoxTimeoutMs} ms`));
-  });
-  if (firstBoxTimeoutMs > 0) whenFirstBox(socket, disarm);
-  void connection.closed.then(disarm);
-  watchIdle(socket, limits.idleTimeoutMs, () => {
-    if (connection.isClosed) return;
-    refusals.refuse({ reason: 'idle-timeout', address }, `connection closed: idle for ${limits.idleTimeoutMs} ms`);
-    connection.abort(new ConnectionRefusedError('idle-timeout', `idle for ${limits.idleTimeoutMs} ms`));
   });
 }
 
