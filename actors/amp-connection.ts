@@ -103,6 +103,7 @@ export class AmpConnection {
     this.dispatcher = new BoxDispatcher(
       {
         sendRequest: (frame) => this.transport.sendRequest(frame),
+        requestSink: () => this.transport.sink,
         onCommand: (box) => this.runner.run(box),
         onProtocolError: (error) => this.protocolFailure(error),
       },
@@ -112,6 +113,7 @@ export class AmpConnection {
       this.responders,
       {
         sendAnswer: (frame) => this.transport.sendAnswer(frame),
+        answerSink: () => this.transport.sink,
         answerStartTls: (tag, tlsOptions) => this.answerStartTls(tag, tlsOptions),
         answerSwitch: (tag, receiver) => this.answerSwitch(tag, receiver),
         dropConnection: (reason, logged) => this.dropConnection(reason, logged),
@@ -177,8 +179,9 @@ export class AmpConnection {
    */
   callRemote<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
     if (command.arguments.descriptorKeys.length > 0) args = bindDescriptors(command.arguments, args, this.descriptors);
+    if (command.arguments.streamedKeys.length === 0) return this.dispatcher.callRemote(command, args, options);
     const call = (values: ArgumentsOf<C>, callOptions?: CallOptions) => this.dispatcher.callRemote(command, values, callOptions);
-    return command.arguments.streamedKeys.length === 0 ? call(args, options) : callWithStreams(this, call, command, args, options);
+    return callWithStreams(this, call, command, args, options);
   }
 
   /** The untyped call: resolves with the raw answer box (including `_answer`). */

@@ -2,13 +2,31 @@ import { Command, Option } from 'commander';
 import { AmpStateError } from '../codec/errors.js';
 import { defaultLogFormat, LOG_FORMATS, useLogFormat, type LogFormat } from '../actors/logger.js';
 import { ampstateVersion } from '../actors/worker/version.js';
-import { registerCallCommand } from './commands/call.js';
-import { registerExecCommand } from './commands/exec.js';
-import { registerMasterCommand } from './commands/master.js';
-import { registerTransferCommands } from './commands/transfer.js';
-import { registerMachinesCommand } from './commands/machines.js';
-import { registerTrialCommand } from './commands/trial.js';
-import { registerWorkerCommand } from './commands/worker.js';
+
+type Registrar = (program: Command) => void;
+
+/**
+ * Each subcommand's module, loaded only when it is the one being run: `ampstate worker` is a
+ * long-lived process on every build machine and must not carry the master, its admin API and
+ * dashboard (fastify, ws, prom-client), trial or the transfer CLI's progress bars in its memory.
+ * Help, or an unrecognised first word, loads them all.
+ */
+const REGISTRARS: ReadonlyArray<readonly [readonly string[], () => Promise<Registrar>]> = [
+  [['call'], async () => (await import('./commands/call.js')).registerCallCommand],
+  [['machines'], async () => (await import('./commands/machines.js')).registerMachinesCommand],
+  [['worker'], async () => (await import('./commands/worker.js')).registerWorkerCommand],
+  [['trial'], async () => (await import('./commands/trial.js')).registerTrialCommand],
+  [['master'], async () => (await import('./commands/master.js')).registerMasterCommand],
+  [['exec'], async () => (await import('./commands/exec.js')).registerExecCommand],
+  [['upload', 'download'], async () => (await import('./commands/transfer.js')).registerTransferCommands],
+];
+
+/** The registrars for the subcommand named on the command line, or all of them. */
+function registrarsFor(argv: readonly string[]): Array<() => Promise<Registrar>> {
+  const first = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const named = REGISTRARS.find(([names]) => first !== undefined && names.includes(first));
+  return named === undefined ? REGISTRARS.map(([, load]) => load) : [named[1]];
+}
 
 // `ampstate machines | head -1`: the reader is gone and so is the point of writing; end quietly,
 // as Unix tools do on SIGPIPE, instead of an 'error' event's stack trace.
@@ -34,13 +52,7 @@ const program = new Command('ampstate')
     if (options.traceMachines) process.env.AMPSTATE_TRACE_MACHINES = '1';
   });
 
-registerCallCommand(program);
-registerMachinesCommand(program);
-registerWorkerCommand(program);
-registerTrialCommand(program);
-registerMasterCommand(program);
-registerExecCommand(program);
-registerTransferCommands(program);
+for (const load of registrarsFor(process.argv)) (await load())(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox, type WireValue } from './box.js';
-import { checkKey, encodeSortedPairs } from './encode-box.js';
+import { checkKey, encodeSortedPairs, type FrameSink } from './encode-box.js';
 import { RemoteAmpError, UnhandledCommandError, UnknownRemoteError } from './errors.js';
 import { CompiledSchema, type Decoded, type Encodable, type Schema, type StreamResolver } from './schema.js';
 import type { DescriptorClaimer } from './types/descriptor.js';
@@ -46,11 +46,18 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
   readonly response: CompiledSchema<R>;
   /** The name as raw bytes, ready to be written as the `_command` value. */
   readonly nameBytes: Buffer;
+  /**
+   * The reserved values (`_ask`, `_command`; `_answer`) of the box being encoded, reused: encoding is
+   * synchronous, so no call sees another's. Saves an array per call.
+   */
+  private readonly reservedScratch: (WireValue | undefined)[];
+  private readonly answerScratch: (WireValue | undefined)[] = [undefined];
 
   constructor(definition: CommandDefinition<A, R>) {
     checkKey(definition.name);
     this.name = definition.name;
     this.nameBytes = Buffer.from(definition.name, 'latin1');
+    this.reservedScratch = [undefined, this.nameBytes];
     this.requiresAnswer = definition.requiresAnswer ?? true;
     this.errors = definition.errors ?? {};
     this.fatalErrors = definition.fatalErrors ?? {};
@@ -64,8 +71,13 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
   }
 
   /** A request whose large byte values are referenced, not copied: for a connection's writev. */
-  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number): Buffer | Buffer[] {
-    return this.arguments.encodeParts(args, [tag, this.nameBytes], zeroCopyAbove);
+  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number): Buffer | Buffer[];
+  /** With a sink, the request is written into it when it can be, and `undefined` returned. */
+  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number, sink: FrameSink | undefined): Buffer | Buffer[] | undefined;
+  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number, sink?: FrameSink): Buffer | Buffer[] | undefined {
+    const reserved = this.reservedScratch;
+    reserved[0] = tag;
+    return this.arguments.encodeParts(args, reserved, zeroCopyAbove, sink);
   }
 
   /** `resolveStream` turns the ids of ByteStream arguments into the receiving connection's streams. */
@@ -78,8 +90,17 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.response.encode(response, [tag]);
   }
 
-  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number): Buffer | Buffer[] {
-    return this.response.encodeParts(response, [tag], zeroCopyAbove);
+  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number): Buffer | Buffer[];
+  /** With a sink, the answer is written into it when it can be, and `undefined` returned. */
+  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number, sink: FrameSink | undefined): Buffer | Buffer[] | undefined;
+  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number, sink?: FrameSink): Buffer | Buffer[] | undefined {
+    const reserved = this.answerScratch;
+    reserved[0] = tag;
+    try {
+      return this.response.encodeParts(response, reserved, zeroCopyAbove, sink);
+    } finally {
+      reserved[0] = undefined;
+    }
   }
 
   /** `claimDescriptor` turns the ordinals of Descriptor values into the descriptors that arrived. */

@@ -41,6 +41,19 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
     return at < 0 ? undefined : this.view(at);
   }
 
+  /**
+   * Hands the value's bytes to `reader` as `chunk[start, end)` without making a Buffer view of them
+   * (a view costs an allocation; a tag or a command name is read once and dropped).
+   */
+  read<T>(key: string, reader: (chunk: Buffer, start: number, end: number) => T): T | undefined {
+    const at = this.find(key);
+    if (at < 0) return undefined;
+    const slots = this.slots;
+    const chunk = slots[at + 1] as Buffer;
+    const start = slots[at + 2] as number;
+    return start < 0 ? reader(chunk, 0, chunk.length) : reader(chunk, start, slots[at + 3] as number);
+  }
+
   has(key: string): boolean {
     return this.find(key) >= 0;
   }

@@ -19,6 +19,19 @@ export function encodeBox(box: OutgoingBox): Buffer {
   return encodeSortedPairs(keys, values, true);
 }
 
+/**
+ * Where a connection lets boxes be encoded in place: straight into its outgoing write buffer, so a
+ * box costs neither an allocation of its own nor a second copy.
+ */
+export interface FrameSink {
+  /** A buffer with room for `size` bytes from `sinkOffset`. */
+  room(size: number): Buffer;
+  /** Where the next box starts in the buffer `room` returned. */
+  readonly sinkOffset: number;
+  /** The box now ends at `end`: it is the sink's, to write out. */
+  commit(end: number): void;
+}
+
 /** Byte lengths of the values being encoded; reused because encoding never re-enters itself here. */
 const lengthScratch: number[] = [];
 
@@ -47,8 +60,24 @@ export function encodeSortedPairsParts(
   keys: readonly string[],
   values: readonly (WireValue | undefined)[],
   zeroCopyAbove: number,
-): Buffer | Buffer[] {
-  return encodePairs(keys, values, false, zeroCopyAbove);
+): Buffer | Buffer[];
+/**
+ * With a `sink`, a box with no referenced value is written into it and `undefined` is returned; a
+ * box that references large values is returned as parts, as without one.
+ */
+export function encodeSortedPairsParts(
+  keys: readonly string[],
+  values: readonly (WireValue | undefined)[],
+  zeroCopyAbove: number,
+  sink: FrameSink | undefined,
+): Buffer | Buffer[] | undefined;
+export function encodeSortedPairsParts(
+  keys: readonly string[],
+  values: readonly (WireValue | undefined)[],
+  zeroCopyAbove: number,
+  sink?: FrameSink,
+): Buffer | Buffer[] | undefined {
+  return encodePairs(keys, values, false, zeroCopyAbove, sink);
 }
 
 function encodePairs(
@@ -56,7 +85,8 @@ function encodePairs(
   values: readonly (WireValue | undefined)[],
   checkKeys: boolean,
   zeroCopyAbove: number,
-): Buffer | Buffer[] {
+  sink?: FrameSink,
+): Buffer | Buffer[] | undefined {
   let total = 2;
   let referenced = 0;
   const lengths = lengthScratch;
@@ -70,10 +100,11 @@ function encodePairs(
     total += 4 + keys[i]!.length + length;
     if (typeof value !== 'string' && length > zeroCopyAbove) referenced += length;
   }
-  const out = Buffer.allocUnsafe(total - referenced);
+  const inSink = sink !== undefined && referenced === 0;
+  const out = inSink ? sink.room(total) : Buffer.allocUnsafe(total - referenced);
   const parts: Buffer[] | undefined = referenced > 0 ? [] : undefined;
   let segmentStart = 0;
-  let offset = 0;
+  let offset = inSink ? sink.sinkOffset : 0;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
     if (value === undefined) continue;
@@ -104,6 +135,10 @@ function encodePairs(
   }
   out[offset] = 0;
   out[offset + 1] = 0;
+  if (inSink) {
+    sink.commit(offset + 2);
+    return undefined;
+  }
   if (parts === undefined) return out;
   parts.push(out.subarray(segmentStart, offset + 2));
   return parts;

@@ -1,5 +1,5 @@
 import type { AmpBox, WireValue } from './box.js';
-import { checkKey, compareKeys, encodeSortedPairsParts } from './encode-box.js';
+import { checkKey, compareKeys, encodeSortedPairsParts, type FrameSink } from './encode-box.js';
 import {
   AmpStateError,
   InvalidArgumentError,
@@ -92,7 +92,20 @@ export class CompiledSchema<S extends Schema> {
   }
 
   /** As `encode`, with byte values over `zeroCopyAbove` referenced rather than copied (see encodeSortedPairsParts). */
-  encodeParts(values: Encodable<S>, reserved: readonly (WireValue | undefined)[], zeroCopyAbove: number): Buffer | Buffer[] {
+  encodeParts(values: Encodable<S>, reserved: readonly (WireValue | undefined)[], zeroCopyAbove: number): Buffer | Buffer[];
+  /** With a sink, the box is written into it when it can be, and `undefined` returned. */
+  encodeParts(
+    values: Encodable<S>,
+    reserved: readonly (WireValue | undefined)[],
+    zeroCopyAbove: number,
+    sink: FrameSink | undefined,
+  ): Buffer | Buffer[] | undefined;
+  encodeParts(
+    values: Encodable<S>,
+    reserved: readonly (WireValue | undefined)[],
+    zeroCopyAbove: number,
+    sink?: FrameSink,
+  ): Buffer | Buffer[] | undefined {
     const given = values as Record<string, unknown>;
     for (const key in given) {
       if (!this.declared.has(key) && given[key] !== undefined) throw new UnknownArgumentError(this.owner, key);
@@ -120,7 +133,7 @@ export class CompiledSchema<S extends Schema> {
       }
     }
     try {
-      return encodeSortedPairsParts(this.sortedKeys, wire, zeroCopyAbove);
+      return encodeSortedPairsParts(this.sortedKeys, wire, zeroCopyAbove, sink);
     } finally {
       wire.fill(undefined);
     }

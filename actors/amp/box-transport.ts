@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { AmpBox } from '../../codec/box.js';
+import type { FrameSink } from '../../codec/encode-box.js';
 import { BoxDecoder } from '../../codec/box-decoder.js';
 import { ConnectionDoneError, ProtocolSwitchedError, type KeyTooLongError } from '../../codec/errors.js';
 import type { TransportReceiver } from '../../machines/protocol-switch.js';
@@ -8,6 +9,7 @@ import { PrefixedDuplex } from '../prefixed-duplex.js';
 import type { TlsOptions } from '../tls-options.js';
 import type { Frame } from './frame.js';
 import { onHandshakeOutcome, wrapInTls, type TlsRole } from './tls-upgrade.js';
+import { WriteBatch } from './write-batch.js';
 
 /**
  * What an outgoing box meets. The connection's control machines decide it (AmpConnection sets it
@@ -36,9 +38,6 @@ type Upgrade =
   | { readonly kind: 'tls'; readonly options: TlsOptions }
   | { readonly kind: 'switch'; readonly receiver: TransportReceiver };
 
-/** A corked batch this large is written at once (measured: 8–16 KiB best on loopback, +50 % pipelined). */
-const EARLY_FLUSH_BYTES = 16 * 1024;
-
 /**
  * The byte side of an AMP connection, as Twisted's BinaryBoxProtocol: framing in and out, corking,
  * write backpressure, and handing the raw transport over to TLS or to another protocol.
@@ -54,8 +53,8 @@ export class BoxTransport {
   private decoder: BoxDecoder;
   private secureSocket: tls.TLSSocket | undefined;
   private readonly held: Frame[] = [];
-  /** A write batch is open until the next tick; pipelined boxes then leave in one writev. */
-  private corked = false;
+  /** Boxes written in one tick leave together, in one write (see WriteBatch). */
+  private readonly batch: WriteBatch;
   /** True while a chunk is being parsed: an upgrade asked for then waits for the chunk to end. */
   private parsing = false;
   private pendingUpgrade: Upgrade | undefined;
@@ -69,6 +68,7 @@ export class BoxTransport {
     private readonly events: BoxTransportEvents,
   ) {
     this.socket = socket;
+    this.batch = new WriteBatch(socket, this.checkWriteBuffer);
     this.decoder = this.createDecoder();
     this.attach(socket);
   }
@@ -217,6 +217,7 @@ export class BoxTransport {
     const secure = wrapInTls(socket, this.role, options);
     this.detach(this.socket);
     this.socket = secure;
+    this.batch.retarget(secure);
     this.secureSocket = secure;
     this.decoder = this.createDecoder();
     this.attach(secure);
@@ -226,33 +227,33 @@ export class BoxTransport {
     if (!this.inputPaused) secure.resume();
   }
 
-  /** Boxes written in one tick leave in one writev: pipelined calls cost one syscall, not one each. */
+  /**
+   * Where boxes may be encoded in place while the gate is open (every box then goes out now);
+   * undefined otherwise, and boxes come as frames through `sendRequest`/`sendAnswer`.
+   */
+  get sink(): FrameSink | undefined {
+    return this.gateState === 'open' ? this.batch : undefined;
+  }
+
+  /** Boxes written in one tick leave in one write: pipelined calls cost one syscall, not one each. */
   private write(frame: Frame): void {
+    this.batch.add(frame);
+  }
+
+  private readonly checkWriteBuffer = (): void => {
+    if (this.writeBufferFull) return;
     const socket = this.socket;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(this.uncork);
-    }
-    if (Array.isArray(frame)) for (const part of frame) socket.write(part);
-    else socket.write(frame);
-    // Let a long batch leave early: the peer starts on the first answers while we make the rest,
-    // instead of both ends taking turns over whole batches.
-    if (socket.writableLength >= EARLY_FLUSH_BYTES) {
-      socket.uncork();
-      socket.cork();
-    }
-    if (socket.writableLength > this.maxWriteBuffer && !this.writeBufferFull) {
+    if (socket.writableLength + this.batch.pending > this.maxWriteBuffer) {
+      // The socket must hold the bytes for its 'drain' to tell when they have left.
+      this.batch.flush();
       socket.once('drain', () => this.events.onWriteBufferDrained());
       this.events.onWriteBufferFull();
     }
-  }
-
-  private readonly uncork = (): void => {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
   };
+
+  private uncork(): void {
+    this.batch.flush();
+  }
 
   private createDecoder(): BoxDecoder {
     const trace = this.events.onFramingTrace;
@@ -292,7 +293,7 @@ export class BoxTransport {
   private readonly onError = (error: Error): void => this.events.onError(error);
 
   private readonly onClose = (): void => {
-    this.corked = false;
+    this.batch.discard();
     this.held.length = 0;
     this.events.onClose(this.receivedSinceTls === 0);
   };

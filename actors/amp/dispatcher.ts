@@ -2,13 +2,15 @@ import { createActor, type Actor, type InspectionEvent, type Observer } from 'xs
 import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox } from '../../codec/box.js';
 import { classifyBox } from '../../codec/classify-box.js';
 import { type ArgumentsOf, type Command, type ResponseOf, UNKNOWN_ERROR_CODE, remoteErrorFromReply } from '../../codec/command.js';
-import { encodeBox } from '../../codec/encode-box.js';
+import { encodeBox, type FrameSink } from '../../codec/encode-box.js';
 import { CallCancelledError, CallTimeoutError, UnknownTagError } from '../../codec/errors.js';
 import { requestsMachine } from '../../machines/requests.js';
 import { BoundEffects } from '../bound-effects.js';
+import { CallTable } from './call-table.js';
 import type { DescriptorClaimer } from '../../codec/types/descriptor.js';
 import type { DescriptorExchange } from './descriptor-exchange.js';
-import { parseTag, ZERO_COPY_ABOVE, type Frame } from './frame.js';
+import { DecodedBox } from '../../codec/decoded-box.js';
+import { parseTag, parseTagIn, ZERO_COPY_ABOVE, type Frame } from './frame.js';
 
 export interface CallOptions {
   /** Fail the call with CallTimeoutError after this long; a late answer is then ignored. */
@@ -20,19 +22,38 @@ export interface CallOptions {
 /** Acts on a reply before the next byte is parsed (StartTLS and protocol switches need this). */
 export type ReplyHandler = (box: AmpBox, isError: boolean) => void;
 
-interface PendingCall {
-  readonly command: Command<any, any> | undefined;
-  readonly resolve: (value: any) => void;
-  readonly reject: (error: Error) => void;
-  readonly onReply: ReplyHandler | undefined;
-  timer?: NodeJS.Timeout;
-  abandoned?: boolean;
-  stopListening?: () => void;
+/**
+ * One outstanding call. A class, so every entry of the table has one shape; the settle functions
+ * are the promise's own, captured without a closure of our own per call (see `captureSettlers`).
+ */
+class PendingCall {
+  timer: NodeJS.Timeout | undefined = undefined;
+  abandoned = false;
+  stopListening: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly tag: number,
+    readonly command: Command<any, any> | undefined,
+    readonly resolve: (value: any) => void,
+    readonly reject: (error: Error) => void,
+    readonly onReply: ReplyHandler | undefined,
+  ) {}
+}
+
+// Promise executors run synchronously: one shared executor hands the settle functions over through
+// these two slots, which saves allocating an executor closure for every call.
+let capturedResolve: (value: any) => void = () => {};
+let capturedReject: (error: Error) => void = () => {};
+function captureSettlers(resolve: (value: any) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 export interface DispatcherHost {
   /** Writes a request through the connection's outgoing gate. */
   sendRequest(frame: Frame): void;
+  /** Where a request may be encoded in place now (the gate is open), or undefined. */
+  requestSink(): FrameSink | undefined;
   /** A box that asks something of us: the responder runner's business. */
   onCommand(box: AmpBox): void;
   /** A reply for a tag we never sent: the connection must go. */
@@ -72,7 +93,7 @@ const provideRequests = (logic: typeof requestsMachine) =>
 export class BoxDispatcher {
   readonly machine: Actor<typeof requestsMachine>;
   /** Keyed by the tag's number: answers are matched without building a string per answer. */
-  private readonly outstanding = new Map<number, PendingCall>();
+  private readonly outstanding = new CallTable<PendingCall>();
   private tagCounter = 0;
   /** Set only by the requests machine, on entering `closed`: new calls fail at once with it. */
   private refusedWith: Error | undefined;
@@ -114,7 +135,8 @@ export class BoxDispatcher {
       return RESOLVED_EMPTY;
     }
     if (this.refusedWith !== undefined) return Promise.reject(this.refusedWith);
-    this.host.sendRequest(command.encodeRequestParts(tag.toString(16), args, ZERO_COPY_ABOVE));
+    const frame = command.encodeRequestParts(tag.toString(16), args, ZERO_COPY_ABOVE, this.host.requestSink());
+    if (frame !== undefined) this.host.sendRequest(frame);
     return this.track(tag, command, options);
   }
 
@@ -135,30 +157,38 @@ export class BoxDispatcher {
   /** Tracks a request already written under `tag`. */
   track(tag: number, command: Command<any, any> | undefined, options?: CallOptions, onReply?: ReplyHandler): Promise<any> {
     if (this.refusedWith !== undefined) return Promise.reject(this.refusedWith);
-    return new Promise((resolve, reject) => {
-      const pending: PendingCall = { command, resolve, reject, onReply };
-      this.outstanding.set(tag, pending);
-      if (this.machine.getSnapshot().value === 'idle') this.machine.send(NON_EMPTY);
-      const timeoutMs = options?.timeoutMs;
-      if (timeoutMs !== undefined) {
-        pending.timer = setTimeout(() => {
-          pending.abandoned = true;
-          reject(new CallTimeoutError(command?.name ?? 'call', timeoutMs));
-        }, timeoutMs);
-        pending.timer.unref?.();
-      }
-      const signal = options?.signal;
-      if (signal !== undefined) {
-        const cancel = () => {
-          pending.abandoned = true;
-          if (pending.timer !== undefined) clearTimeout(pending.timer);
-          reject(new CallCancelledError(command?.name ?? 'call', { cause: signal.reason }));
-        };
-        if (signal.aborted) cancel();
-        signal.addEventListener('abort', cancel, { once: true });
-        pending.stopListening = () => signal.removeEventListener('abort', cancel);
-      }
-    });
+    const promise = new Promise<any>(captureSettlers);
+    const pending = new PendingCall(tag, command, capturedResolve, capturedReject, onReply);
+    const wasEmpty = this.outstanding.size === 0;
+    this.outstanding.add(pending);
+    // Only a table that was empty can make the machine leave `idle`: a busy pipeline costs no read of it.
+    if (wasEmpty && this.machine.getSnapshot().value === 'idle') this.machine.send(NON_EMPTY);
+    if (options !== undefined) this.watch(pending, options);
+    return promise;
+  }
+
+  /** The per-call timeout and abort signal, for the calls that have them. */
+  private watch(pending: PendingCall, options: CallOptions): void {
+    const { command, reject } = pending;
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined) {
+      pending.timer = setTimeout(() => {
+        pending.abandoned = true;
+        reject(new CallTimeoutError(command?.name ?? 'call', timeoutMs));
+      }, timeoutMs);
+      pending.timer.unref?.();
+    }
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const cancel = () => {
+        pending.abandoned = true;
+        if (pending.timer !== undefined) clearTimeout(pending.timer);
+        reject(new CallCancelledError(command?.name ?? 'call', { cause: signal.reason }));
+      };
+      if (signal.aborted) cancel();
+      signal.addEventListener('abort', cancel, { once: true });
+      pending.stopListening = () => signal.removeEventListener('abort', cancel);
+    }
   }
 
   /** Every parsed box comes here first (docs/amp-protocol.md §2.2). Throws on a box that is none of the three. */
@@ -174,14 +204,15 @@ export class BoxDispatcher {
   }
 
   private replyReceived(box: AmpBox, isError: boolean): void {
-    const tagBytes = box.get(isError ? ERROR : ANSWER)!;
-    const tag = parseTag(tagBytes);
-    const pending = tag < 0 ? undefined : this.outstanding.get(tag);
+    const tagKey = isError ? ERROR : ANSWER;
+    // The decoder's boxes give the tag's bytes without a Buffer view (one allocation less per answer).
+    const tag = box instanceof DecodedBox ? box.read(tagKey, parseTagIn)! : parseTag(box.get(tagKey)!);
+    const pending = tag < 0 ? undefined : this.outstanding.take(tag);
     if (pending === undefined) {
+      const tagBytes = box.get(tagKey)!;
       this.machine.send({ type: 'unknownTag', tag: tagBytes.latin1Slice(0, tagBytes.length) });
       return;
     }
-    this.outstanding.delete(tag);
     if (this.outstanding.size === 0 && !this.emptyCheckDue) {
       this.emptyCheckDue = true;
       setImmediate(this.checkEmpty);
@@ -232,8 +263,7 @@ export class BoxDispatcher {
 
   /** @internal */
   failAll(reason: Error): void {
-    const pending = [...this.outstanding.values()];
-    this.outstanding.clear();
+    const pending = this.outstanding.takeAll();
     for (const call of pending) {
       if (call.timer !== undefined) clearTimeout(call.timer);
       call.stopListening?.();

@@ -9,11 +9,16 @@ export const ZERO_COPY_ABOVE = 8 * 1024;
  * bytes we could never have sent.
  */
 export function parseTag(bytes: Buffer): number {
-  const length = bytes.length;
-  if (length === 0 || length > 12 || bytes[0] === 0x30) return -1;
+  return parseTagIn(bytes, 0, bytes.length);
+}
+
+/** As `parseTag`, for the tag at `chunk[start, end)`. */
+export function parseTagIn(chunk: Buffer, start: number, end: number): number {
+  const length = end - start;
+  if (length === 0 || length > 12 || chunk[start] === 0x30) return -1;
   let value = 0;
-  for (let i = 0; i < length; i++) {
-    const byte = bytes[i]!;
+  for (let i = start; i < end; i++) {
+    const byte = chunk[i]!;
     let digit: number;
     if (byte >= 0x30 && byte <= 0x39) digit = byte - 0x30;
     else if (byte >= 0x61 && byte <= 0x66) digit = byte - 0x57;

@@ -7,7 +7,9 @@ import {
   UNKNOWN_ERROR_DESCRIPTION,
   encodeErrorReply,
 } from '../../codec/command.js';
-import { encodeBox } from '../../codec/encode-box.js';
+import '../../codec/buffer-fast-paths.js';
+import { DecodedBox } from '../../codec/decoded-box.js';
+import { encodeBox, type FrameSink } from '../../codec/encode-box.js';
 import { AmpStateError, KeyTooLongError, StreamFailedError, UnhandledCommandError, ValueTooLongError } from '../../codec/errors.js';
 import { StartTLS } from '../../codec/protocols/start-tls.js';
 import { pythonBytesRepr } from '../../codec/python-repr.js';
@@ -24,6 +26,8 @@ const STREAM_FAILED = { code: 'STREAM_FAILED', fatal: false } as const;
 
 export interface ResponderRunnerHost {
   sendAnswer(frame: Frame): void;
+  /** Where an answer may be encoded in place now (the gate is open), or undefined. */
+  answerSink(): FrameSink | undefined;
   /** A responder agreed to StartTLS; the StartTLS machine decides whether it may. */
   answerStartTls(tag: Uint8Array | undefined, options: TlsOptions): void;
   /** A responder agreed to switch protocols; the protocolSwitch machine decides whether it may. */
@@ -68,8 +72,8 @@ export class ResponderRunner {
 
   /** A box with `_command`: locate, run, answer (docs/amp-protocol.md §2.5, §2.9). */
   run(box: AmpBox): void {
-    const nameBytes = box.get(COMMAND)!;
-    const name = nameBytes.latin1Slice(0, nameBytes.length);
+    // Read without a Buffer view: the name is looked up once and dropped.
+    const name = box instanceof DecodedBox ? box.read(COMMAND, latin1)! : latin1(box.get(COMMAND)!, 0, box.get(COMMAND)!.length);
     // Echoed verbatim in the answer, so the bytes serve as they are.
     const tag = box.get(ASK);
     const typed = this.table.typedFor(name) ?? (name === StartTLS.name ? this.defaultStartTls : undefined);
@@ -87,7 +91,7 @@ export class ResponderRunner {
       this.runTyped(streamCommand, box, tag);
       return;
     }
-    const description = `Unhandled Command: ${pythonBytesRepr(nameBytes)}`;
+    const description = `Unhandled Command: ${pythonBytesRepr(box.get(COMMAND)!)}`;
     if (tag === undefined) this.host.dropConnection(new UnhandledCommandError(UNHANDLED_ERROR_CODE, description), true);
     else this.host.sendAnswer(encodeErrorReply(tag, UNHANDLED_ERROR_CODE, description));
   }
@@ -178,10 +182,10 @@ export class ResponderRunner {
       return;
     }
     if (tag === undefined) return;
-    let frame: Frame;
+    let frame: Frame | undefined;
     try {
       const answer = command.response.descriptorKeys.length === 0 ? value : bindDescriptors(command.response, value, this.descriptors);
-      frame = command.encodeAnswerParts(tag, (answer ?? {}) as never, ZERO_COPY_ABOVE);
+      frame = command.encodeAnswerParts(tag, (answer ?? {}) as never, ZERO_COPY_ABOVE, this.host.answerSink());
     } catch (error) {
       if (error instanceof ValueTooLongError || error instanceof KeyTooLongError) {
         // Twisted cannot serialise the answer either: it logs and drops the connection, unanswered.
@@ -191,8 +195,12 @@ export class ResponderRunner {
       this.respondWithError(undefined, tag, error);
       return;
     }
-    this.host.sendAnswer(frame);
+    if (frame !== undefined) this.host.sendAnswer(frame);
   }
+}
+
+function latin1(chunk: Buffer, start: number, end: number): string {
+  return chunk.latin1Slice(start, end);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

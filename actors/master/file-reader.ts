@@ -2,6 +2,12 @@
  * The master's end of a download (docs/master-worker-protocol.md §2.3): `read(maxLength)` hands out the next bytes of the
  * source file, an empty block meaning end of file, and `close` ends it. Reads are serialised, so a
  * worker that pipelines several (the transfer window) gets consecutive blocks in request order.
+ *
+ * Reads that arrive while the file is busy are gathered and served together: one file read for the
+ * whole batch, cut into the blocks asked for, and one machine event and one progress event for it.
+ * Nothing is read ahead of a request: a batch holds only reads the worker has made, read at the
+ * moment they are served, so a file that changes or shrinks meanwhile is seen exactly as by reads
+ * made one at a time (no stale bytes).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Subject, type Observable } from 'rxjs';
@@ -14,7 +20,10 @@ import { FileReaderImpl } from './connection-api.js';
 import { PathEscapeError, TransferSourceError, TransferStateError } from './errors.js';
 import type { TransferProgress } from './file-writer.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
+import type { OrdersOwnCalls } from './proxies.js';
 import { SerialQueue } from './serial-queue.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface FileReaderOptions {
   readonly source: string;
@@ -26,7 +35,16 @@ export interface FileReaderOptions {
 
 type Job<T> = () => Promise<T>;
 
-export class FileReader extends FileReaderImpl {
+/** A read waiting in a batch. */
+interface PendingRead {
+  readonly length: number;
+  resolve(block: Buffer): void;
+  reject(error: unknown): void;
+}
+
+export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
+  /** Calls are queued in arrival order here (see proxies.ts): the proxy passes them straight on. */
+  readonly ordersOwnCalls = true;
   readonly source: string;
   readonly actor: Actor<typeof fileTransferMachine>;
   private readonly masterBasedir: string | undefined;
@@ -37,6 +55,8 @@ export class FileReader extends FileReaderImpl {
   private size: number | undefined;
   private offset = 0;
   private readonly queue = new SerialQueue();
+  /** Reads waiting for the next file read, while no other call has been queued after them. */
+  private gathering: PendingRead[] | undefined;
 
   /** Throws PathEscapeError at once if the source leaves `masterBasedir`. */
   constructor(options: FileReaderOptions) {
@@ -75,30 +95,65 @@ export class FileReader extends FileReaderImpl {
   }
 
   read(maxLength: number): Promise<Buffer> {
-    return this.serial(async () => {
-      // Past the end, reads keep answering empty until close.
-      if (this.actor.getSnapshot().matches('drained')) return Buffer.alloc(0);
-      this.require('read', { type: 'block', bytes: 0 });
-      const handle = await this.guard(() => this.ensureOpen());
-      const length = Math.max(0, Math.floor(maxLength));
-      const block = Buffer.allocUnsafe(length);
-      let filled = 0;
-      await this.guard(async () => {
-        while (filled < length) {
-          const { bytesRead } = await handle.read(block, filled, length - filled, this.offset + filled);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-        }
-      });
-      if (filled === 0 && length > 0) {
-        this.actor.send({ type: 'eof' });
-        return Buffer.alloc(0);
+    const length = Math.max(0, Math.floor(maxLength));
+    return new Promise<Buffer>((resolve, reject) => {
+      const read: PendingRead = { length, resolve, reject };
+      if (this.gathering !== undefined) {
+        this.gathering.push(read);
+        return;
       }
-      this.offset += filled;
-      this.actor.send({ type: 'block', bytes: filled });
-      this.progress.next(this.size === undefined ? { bytes: this.offset } : { bytes: this.offset, total: this.size });
-      return block.subarray(0, filled);
+      const batch = [read];
+      this.serial(async () => {
+        // From here on, reads that arrive form the next batch.
+        if (this.gathering === batch) this.gathering = undefined;
+        await this.readBatch(batch);
+      }).catch((error: unknown) => {
+        for (const pending of batch) pending.reject(error);
+      });
+      this.gathering = batch;
     });
+  }
+
+  /** Serves `batch` in order from one file read at the current offset. */
+  private async readBatch(batch: readonly PendingRead[]): Promise<void> {
+    // Past the end, reads keep answering empty until close.
+    if (this.actor.getSnapshot().matches('drained')) {
+      for (const read of batch) read.resolve(EMPTY);
+      return;
+    }
+    this.require('read', { type: 'block', bytes: 0 });
+    const handle = await this.guard(() => this.ensureOpen());
+    const wanted = batch.reduce((sum, read) => sum + read.length, 0);
+    const buffer = Buffer.allocUnsafe(wanted);
+    let filled = 0;
+    await this.guard(async () => {
+      while (filled < wanted) {
+        const { bytesRead } = await handle.read(buffer, filled, wanted - filled, this.offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+    });
+    // Cut as reads one at a time would have: full blocks, a short one at the end of the file,
+    // then empty blocks, the first of which is the end of file.
+    let at = 0;
+    let blocks = 0;
+    let eof = false;
+    const served: Buffer[] = [];
+    for (const read of batch) {
+      const block = eof ? EMPTY : buffer.subarray(at, Math.min(filled, at + read.length));
+      at += block.length;
+      served.push(block);
+      if (eof) continue;
+      if (block.length === 0 && read.length > 0) eof = true;
+      else blocks += 1;
+    }
+    if (blocks > 0) {
+      this.offset += filled;
+      this.actor.send({ type: 'block', bytes: filled, blocks });
+      this.progress.next(this.size === undefined ? { bytes: this.offset } : { bytes: this.offset, total: this.size });
+    }
+    if (eof) this.actor.send({ type: 'eof' });
+    batch.forEach((read, index) => read.resolve(served[index]!));
   }
 
   close(): Promise<void> {
@@ -128,6 +183,8 @@ export class FileReader extends FileReaderImpl {
   }
 
   private serial<T>(job: Job<T>): Promise<T> {
+    // Any call queued after a batch closes it: a later read must not overtake this call.
+    this.gathering = undefined;
     return this.queue.run(job);
   }
 

@@ -23,6 +23,7 @@ import { FileWriterImpl } from './connection-api.js';
 import { TransferStateError } from './errors.js';
 import { unpackArchive } from './unpack.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
+import type { OrdersOwnCalls } from './proxies.js';
 import { SerialQueue } from './serial-queue.js';
 import { cutAt, writeAll } from '../write-blocks.js';
 
@@ -52,7 +53,9 @@ export interface FileWriterOptions {
 
 type Job<T> = () => Promise<T>;
 
-export class FileWriter extends FileWriterImpl {
+export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
+  /** Calls are queued in arrival order here (see proxies.ts): the proxy passes them straight on. */
+  readonly ordersOwnCalls = true;
   /** The absolute destination. */
   readonly destination: string;
   readonly directory: boolean;

@@ -93,4 +93,6 @@ export { dashboard, DASHBOARD_PATH, type DashboardOptions } from './dashboard/re
 export { DashboardAssetMissingError, DashboardNotFoundError } from './dashboard/errors.js';
 export { ADMIN_BUILDER, ADMIN_WORKDIR, type FarmControl } from './admin/farm-control.js';
 export { AdminClient, AdminClientError, AdminRequestError } from './admin/admin-client.js';
+export { TrialWorkerLink, requireTrialSupport, type TrialWorkerSpec, type TrialWorkerOutput, type TrialWorkerEnd } from './trial-worker-link.js';
+export { NoTrialSupportError } from './admin/errors.js';
 export { MasterService, type MasterServiceOptions } from './service/master-service.js';

@@ -176,7 +176,9 @@ export function resolveCommandArgs(commandName: string, args: Readonly<Record<st
 
   const renamed = TRANSFER_COMMAND_NAMES[commandName];
   switch (commandName) {
-    case 'shell': {
+    case 'shell':
+    // ampstate's trial_worker (docs/master-worker-protocol.md §3.7) runs in a workdir as shell does.
+    case 'trial_worker': {
       const workdir = text(out.workdir);
       out.workdir = workdir === undefined ? builderDir : inBuilder(workdir);
       break;

@@ -5,41 +5,68 @@
  *
  * A proxy serialises: each call starts only after the previous one settled. With a transfer window
  * the worker has several writes or reads in flight, and the file must still see them in order.
+ * An Impl that keeps its calls in arrival order itself ({@link OrdersOwnCalls}: FileWriter and
+ * FileReader, which gather the blocks that arrive while the file is busy into one writev or one
+ * read) gets each call at once, in arrival order: waiting for the previous call to settle would
+ * leave it nothing to gather, one file operation per block.
  */
 import { FileReaderImpl, FileWriterImpl, type ImplClass, type ProxyClass, type ProxyTable } from './connection-api.js';
 import { SerialQueue } from './serial-queue.js';
 
+/** Declared by an Impl that orders its own calls: started in arrival order, they act in that order. */
+export interface OrdersOwnCalls {
+  readonly ordersOwnCalls: true;
+}
+
+function ordersOwnCalls(impl: object): boolean {
+  return (impl as Partial<OrdersOwnCalls>).ordersOwnCalls === true;
+}
+
 export class FileWriterProxy {
   private readonly queue = new SerialQueue();
-  constructor(readonly impl: FileWriterImpl) {}
+  private readonly direct: boolean;
+  constructor(readonly impl: FileWriterImpl) {
+    this.direct = ordersOwnCalls(impl);
+  }
 
   write(data: Buffer): Promise<void> {
-    return this.queue.run(() => this.impl.remoteWrite(data));
+    return this.run(() => this.impl.remoteWrite(data));
   }
 
   utime(accessTime: number, modifiedTime: number): Promise<void> {
-    return this.queue.run(() => this.impl.remoteUtime([accessTime, modifiedTime]));
+    return this.run(() => this.impl.remoteUtime([accessTime, modifiedTime]));
   }
 
   unpack(): Promise<void> {
-    return this.queue.run(() => this.impl.remoteUnpack());
+    return this.run(() => this.impl.remoteUnpack());
   }
 
   close(): Promise<void> {
-    return this.queue.run(() => this.impl.remoteClose());
+    return this.run(() => this.impl.remoteClose());
+  }
+
+  private run<T>(call: () => Promise<T>): Promise<T> {
+    return this.direct ? call() : this.queue.run(call);
   }
 }
 
 export class FileReaderProxy {
   private readonly queue = new SerialQueue();
-  constructor(readonly impl: FileReaderImpl) {}
+  private readonly direct: boolean;
+  constructor(readonly impl: FileReaderImpl) {
+    this.direct = ordersOwnCalls(impl);
+  }
 
   read(maxLength: number): Promise<Buffer> {
-    return this.queue.run(() => this.impl.remoteRead(maxLength));
+    return this.run(() => this.impl.remoteRead(maxLength));
   }
 
   close(): Promise<void> {
-    return this.queue.run(() => this.impl.remoteClose());
+    return this.run(() => this.impl.remoteClose());
+  }
+
+  private run<T>(call: () => Promise<T>): Promise<T> {
+    return this.direct ? call() : this.queue.run(call);
   }
 }
 

@@ -57,6 +57,8 @@ export interface RemoteCommandOptions {
   readonly decodeRC?: DecodeRc;
   readonly collectStdout?: boolean;
   readonly collectStderr?: boolean;
+  /** Keys only published on `updates$`, never kept in the result: a byte stream (`trial_amp`) would pile up there. */
+  readonly streamedKeys?: ReadonlySet<string>;
 }
 
 const OUTPUT_KEYS = new Set(['stdout', 'stderr', 'header', 'rc']);
@@ -110,6 +112,7 @@ export class RemoteCommand extends RemoteCommandImpl {
   private readonly decodeRC: DecodeRc;
   private readonly collectStdout: boolean;
   private readonly collectStderr: boolean;
+  private readonly streamedKeys: ReadonlySet<string> | undefined;
   private readonly collectedUpdates: Record<string, unknown[]> = {};
   private stdout = '';
   private stderr = '';
@@ -129,6 +132,7 @@ export class RemoteCommand extends RemoteCommandImpl {
     this.decodeRC = options.decodeRC ?? DEFAULT_DECODE_RC;
     this.collectStdout = options.collectStdout ?? false;
     this.collectStderr = options.collectStderr ?? false;
+    this.streamedKeys = options.streamedKeys;
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
     this.started = new Promise((resolve) => (this.resolveStarted = resolve));
     const actor = createActor(providedRemoteCommandMachine(), { inspect: options.inspect ?? inspectorFromEnvironment() });
@@ -188,7 +192,7 @@ export class RemoteCommand extends RemoteCommandImpl {
       if (key === 'rc') this.rc = typeof value === 'number' ? value : Number(value);
       else if (key === 'stdout' && this.collectStdout) this.stdout += String(value);
       else if (key === 'stderr' && this.collectStderr) this.stderr += String(value);
-      if (!OUTPUT_KEYS.has(key)) (this.collectedUpdates[key] ??= []).push(value);
+      if (!OUTPUT_KEYS.has(key) && this.streamedKeys?.has(key) !== true) (this.collectedUpdates[key] ??= []).push(value);
       this.updatesSubject.next({ key, value });
       if (commandUpdateChannel.hasSubscribers && this.connection !== undefined && this.commandId !== undefined) {
         commandUpdateChannel.publish({ commandId: this.commandId, worker: this.connection.name, connection: this.connection, key, value });

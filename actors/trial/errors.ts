@@ -74,3 +74,33 @@ export const SYNTHETIC_ERROR_CLASSES = {
   /** Every worker died before this test could be handed out. */
   noWorker: 'ampstate.trial.NoWorkerLeft',
 } as const;
+
+/**
+ * A trial worker on a farm worker (FarmWorkerHost) could not start or run: the master refused
+ * (token, unknown worker, no `trial_worker` support: `serverCode` says which), or the farm
+ * worker failed the command. The message is the master's, naming the farm worker.
+ */
+export class FarmWorkerError extends TrialError {
+  override readonly code: string = 'TRIAL_ERR_FARM_WORKER';
+  constructor(
+    readonly worker: string,
+    message: string,
+    /** The admin API's code (`ADMIN_ERR_UNAUTHORIZED`, `ADMIN_ERR_NO_TRIAL_SUPPORT`, …), when it refused. */
+    readonly serverCode?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The farm worker's Python cannot import some of the test names (its import check failed). */
+export class FarmImportError extends FarmWorkerError {
+  override readonly code = 'TRIAL_ERR_FARM_IMPORT';
+  constructor(
+    worker: string,
+    message: string,
+    readonly failures: readonly { readonly name: string; readonly reason: string }[],
+  ) {
+    super(worker, message);
+  }
+}

@@ -1,11 +1,18 @@
 export { TrialManager, runTrial, type TrialManagerOptions } from './manager.js';
 export { TrialWorker, parseWorkerArguments, type TrialWorkerOptions, type WorkerArguments } from './worker.js';
 export { WorkerProcess, type RunOutcome, type WorkerExit, type WorkerProcessOptions } from './worker-process.js';
+export { LocalWorkerHost, type LocalWorkerHostOptions } from './local-worker-host.js';
+export type { TrialWorkerHost } from './worker-host.js';
+export { FarmWorkerHost, type FarmWorkerRequest, type TrialWorkerSocketSource } from './farm-worker-host.js';
+export { placeWorkers, type FarmWorkersOptions, type FarmTrialWorkerRequest, type FarmHostFactory, type Placement } from './worker-placement.js';
 export { ResultCollector, StreamRegistry, toFrames, type DialectChoice, type ResultCollectorOptions } from './result-collector.js';
 export { TrialTreeReporter, trimFrames, type TreeReporterOptions } from './reporter.js';
 export { runNodeTest, listNodeTests, outcomeFromLine, framesFromStack, type WorkerOutcome, type NodeRunOptions } from './node-tests.js';
 export { listPythonTests, probePython, workerEnvironment, type PythonEnvironment, type PythonTestList } from './python-env.js';
 export { claimTrialTemp, type TrialTempDirectory } from './temp-dir.js';
+export { TrialDurations, DURATION_CACHE_NAME, durationCachePath, type DurationsOption } from './duration-cache.js';
+export { scheduleTests, type TrialSchedule } from './schedule.js';
+export { TrialProgress, type TrialProgressOptions } from './progress.js';
 export { NODE_ID_SEPARATOR, formatNodeId, parseNodeId, treeSegments, isNodeId } from './test-ids.js';
 export { pythonStrRepr } from '../../codec/python-repr.js';
 export { type DroppedControlEvent, type DroppedEventHandler } from './control.js';

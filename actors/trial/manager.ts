@@ -13,14 +13,21 @@ import { listPythonTests, probePython, workerEnvironment } from './python-env.js
 import { TrialTreeReporter } from './reporter.js';
 import type { TrialEvent, TrialResult, TrialSummary } from './results.js';
 import { claimTrialTemp, type TrialTempDirectory } from './temp-dir.js';
-import { StreamRegistry, WorkerProcess, type DialectChoice } from './worker-process.js';
+import { TrialDurations, type DurationsOption } from './duration-cache.js';
+import { StreamRegistry, WorkerProcess, type DialectChoice, type TrialWorkerHost } from './worker-process.js';
+import { defaultFarmHost, farmRequest, farmStartDirectory, localHost, placeWorkers, type FarmWorkersOptions, type Placement } from './worker-placement.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export interface TrialManagerOptions {
   /** Test names: dotted Python names as trial takes them, or (with `node`) files / `file::suite::test` ids. */
   readonly names: readonly string[];
-  /** `-j N`: at most N workers (never more than there are tests). */
+  /**
+   * `-j N`: at most N local workers (never more than there are tests). May be 0 when `farm` gives
+   * workers; the run then has at most `jobs + farm.workers.length × farm.jobs` workers in all.
+   */
   readonly jobs: number;
+  /** Trial workers on farm workers, through the master's admin API (see worker-placement.ts). */
+  readonly farm?: FarmWorkersOptions;
   /** Interpreter with Twisted; workers run on it too. Default `$AMPSTATE_PYTHON` or `python3`. */
   readonly python?: string;
   /** Manager schema: auto-detected per worker by default. */
@@ -58,6 +65,13 @@ export interface TrialManagerOptions {
    * each is also logged at debug. Model tests collect them and expect none.
    */
   readonly onDroppedEvent?: DroppedEventHandler;
+  /**
+   * The duration cache (duration-cache.ts): true (default) reads and updates
+   * `.ampstate-trial-durations.json` beside the temp directory and hands the tests out longest
+   * first; a string names another file; false keeps trial's order and records nothing; a
+   * TrialDurations is used as it is (the CLI shares it with the progress view).
+   */
+  readonly durations?: DurationsOption;
 }
 
 interface TestList {
@@ -68,6 +82,18 @@ interface TestList {
 interface WorkerPlan {
   readonly argv: readonly string[];
   readonly env: NodeJS.ProcessEnv;
+}
+
+/** Where the run's workers go, index by index: local and farm ones alike. */
+function placementsOf(options: TrialManagerOptions): Placement[] {
+  const farm = options.farm;
+  if (!Number.isInteger(options.jobs) || options.jobs < (farm === undefined ? 1 : 0)) {
+    throw new RangeError(farm === undefined ? 'jobs must be a positive integer' : 'jobs (local workers) must be a non-negative integer');
+  }
+  if (farm === undefined) return placeWorkers(options.jobs, [], 0);
+  if (!Number.isInteger(farm.jobs) || farm.jobs < 1) throw new RangeError('farm.jobs must be a positive integer');
+  if (farm.workers.length === 0) throw new RangeError('farm.workers must name at least one farm worker');
+  return placeWorkers(options.jobs, farm.workers, farm.jobs);
 }
 
 /**
@@ -90,9 +116,11 @@ export class TrialManager {
   private readonly exitReports = new Map<WorkerProcess, Promise<void>>();
   private reporter: TrialTreeReporter | undefined;
   private started = false;
+  /** Worker index → where it runs; the pool's size is their count. */
+  private readonly placements: readonly Placement[];
 
   constructor(options: TrialManagerOptions) {
-    if (!Number.isInteger(options.jobs) || options.jobs < 1) throw new RangeError('jobs must be a positive integer');
+    this.placements = placementsOf(options);
     this.options = options;
     this.logger = (options.logger ?? defaultLogger).child({ trial: 'manager' });
     const pool = trialWorkerPoolMachine.provide({
@@ -103,7 +131,7 @@ export class TrialManager {
         },
       },
     });
-    this.pool = createActor(pool, { input: { size: options.jobs }, inspect: options.inspect ?? inspectorFromEnvironment() }).start();
+    this.pool = createActor(pool, { input: { size: this.placements.length }, inspect: options.inspect ?? inspectorFromEnvironment() }).start();
   }
 
   /** Every event of the run; subscribe before `run()`. Completes after `done`. */
@@ -148,7 +176,7 @@ export class TrialManager {
     let listing: Promise<TestList & Partial<WorkerPlan>>;
     let plan: Promise<WorkerPlan>;
     if (options.node) {
-      listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: options.jobs }).then((ids) => ({ ids, count: ids.length }));
+      listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: this.placements.length }).then((ids) => ({ ids, count: ids.length }));
       plan = Promise.resolve(this.nodePlan(env));
     } else {
       const list = listPythonTests(python, options.names, cwd, env);
@@ -160,8 +188,9 @@ export class TrialManager {
     plan.catch(() => undefined);
 
     if (eager) {
-      const { argv, env: workerEnv } = await plan;
-      for (let i = 0; i < options.jobs; i++) this.spawnWorker(i, argv, workerEnv, cwd, temp.path);
+      // Farm workers need no local plan (they find their own workertrial); local ones wait for it.
+      const local = this.placements.some((placement) => placement.kind === 'local') ? await plan : undefined;
+      for (let i = 0; i < this.placements.length; i++) this.spawnWorker(i, local, python, cwd, temp.path);
       await this.allSpawned();
     }
     const tests = await listing;
@@ -176,8 +205,8 @@ export class TrialManager {
       await Promise.all(surplus.map((w) => w.stop(options.stopTimeoutMs)));
       for (const worker of surplus) rmSync(worker.directory, { recursive: true, force: true });
     } else {
-      const { argv, env: workerEnv } = await plan;
-      for (let i = 0; i < size; i++) this.spawnWorker(i, argv, workerEnv, cwd, temp.path);
+      const local = this.placements.slice(0, size).some((placement) => placement.kind === 'local') ? await plan : undefined;
+      for (let i = 0; i < size; i++) this.spawnWorker(i, local, python, cwd, temp.path);
       await this.allSpawned();
     }
 
@@ -187,7 +216,8 @@ export class TrialManager {
     this.subject.next({ type: 'started', tests: tests.ids.length, workers: size, directory: temp.path });
 
     const startTime = performance.now();
-    const queue = [...tests.ids];
+    this.durations = TrialDurations.open(options.durations, cwd, options.tempDirectory, this.logger);
+    const queue = [...(this.durations?.schedule(tests.ids).order ?? tests.ids)];
     // Only a running pool hands out tests: with no tests it is already stopping, and it is crashed
     // when every worker died before the listing.
     if (this.pool.getSnapshot().matches('running')) {
@@ -216,6 +246,7 @@ export class TrialManager {
     }
     const seconds = (performance.now() - startTime) / 1000;
     const summary = reporter.done(seconds);
+    await this.durations?.save();
     this.subject.next({ type: 'done', summary });
     this.subject.complete();
     return summary;
@@ -247,12 +278,19 @@ export class TrialManager {
     await Promise.all(this.workers.map((worker) => worker.spawned));
   }
 
-  private spawnWorker(index: number, argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string, tempPath: string): void {
+  /** The host of worker `index`: a local child (with `local`, the plan) or a process on a farm worker. */
+  private hostFor(index: number, local: WorkerPlan | undefined, python: string, cwd: string, tempPath: string): TrialWorkerHost {
+    const placement = this.placements[index]!;
+    if (placement.kind === 'local') return localHost(index, local!, cwd, `${tempPath}/${index}`);
+    const farm = this.options.farm!;
+    const createHost = farm.createHost ?? defaultFarmHost;
+    return createHost(farm.client, placement.worker, farmRequest(farm, this.options, python, cwd, farmStartDirectory(cwd, tempPath, index)), this.logger);
+  }
+
+  private spawnWorker(index: number, local: WorkerPlan | undefined, python: string, cwd: string, tempPath: string): void {
     const worker = new WorkerProcess({
       index,
-      argv,
-      env,
-      cwd,
+      host: this.hostFor(index, local, python, cwd, tempPath),
       directory: `${tempPath}/${index}`,
       dialect: this.options.dialect ?? 'auto',
       streams: this.streams,
@@ -302,8 +340,18 @@ export class TrialManager {
     await this.exitReports.get(worker);
   }
 
+  /** This run's duration cache (undefined when `durations: false`); made when the queue is. */
+  private durations: TrialDurations | undefined;
+  /** Workers whose first Run has finished: that one's time includes the worker's start-up. */
+  private readonly timedWorkers = new Set<number>();
+
   private finish(test: string, worker: number, results: readonly TrialResult[], durationMs: number): void {
     this.reporter!.testFinished(test, results);
+    // Worker -1: the test never ran (no live worker), so there is no duration to learn.
+    if (worker >= 0) {
+      this.durations?.record(test, durationMs, !this.timedWorkers.has(worker));
+      this.timedWorkers.add(worker);
+    }
     this.subject.next({ type: 'test', test, worker, results, durationMs });
   }
 

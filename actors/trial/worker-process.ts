@@ -1,33 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { createActor, type Actor } from 'xstate';
 import { Run, Start, type TrialDialect } from '../../codec/protocols/trial-commands.js';
 import { trialRunMachine, type TrialRunEvent } from '../../machines/trial-run.js';
 import { AmpConnection, type Inspector } from '../amp-connection.js';
 import type { Logger } from '../logger.js';
-import { ChildPipes } from './child-pipes.js';
 import { control, type ControlSink, type DroppedEventHandler } from './control.js';
-import { SYNTHETIC_ERROR_CLASSES, WorkerDiedError, WorkerSpawnError } from './errors.js';
+import { SYNTHETIC_ERROR_CLASSES, WorkerDiedError } from './errors.js';
 import { ResultCollector, type DialectChoice, type StreamRegistry } from './result-collector.js';
 import type { TrialResult } from './results.js';
+import type { TrialWorkerHost, WorkerExit } from './worker-host.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 
 export { StreamRegistry, toFrames, type DialectChoice } from './result-collector.js';
-
-export interface WorkerExit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
+export type { TrialWorkerHost, WorkerExit } from './worker-host.js';
 
 export interface WorkerProcessOptions {
   readonly index: number;
-  /** argv[0] and the rest: `[python, workertrial.py, …]` or `[node, worker-main.js, …]`. */
-  readonly argv: readonly string[];
-  readonly env: NodeJS.ProcessEnv;
-  readonly cwd: string;
-  /** `<tempdir>/<index>`: created now; out.log, err.log and test.log live there. */
+  /** Where the process runs: a LocalWorkerHost, or a farm worker's (FarmWorkerHost). */
+  readonly host: TrialWorkerHost;
+  /** `<tempdir>/<index>` of the manager: created now; out.log, err.log and test.log live there. */
   readonly directory: string;
   readonly dialect: DialectChoice;
   readonly streams: StreamRegistry;
@@ -47,23 +39,25 @@ export interface RunOutcome {
 }
 
 /**
- * The manager's side of one worker process (docs/trial-protocol.md §1.1, §3.4, §4.1): spawned with AMP on child fds 3
- * and 4, stdout/stderr into out.log/err.log, every worker command answered, results attributed to
- * the Run in progress (the `testName` argument is ignored, as Twisted does).
+ * The manager's side of one worker process (docs/trial-protocol.md §1.1, §3.4, §4.1), wherever its
+ * host runs it: AMP over the host's pipes, stdout/stderr into out.log/err.log of the manager's
+ * `<tempdir>/<index>`, every worker command answered, results attributed to the Run in progress
+ * (the `testName` argument is ignored, as Twisted does).
  */
 export class WorkerProcess {
   readonly index: number;
-  readonly child: ChildProcess;
+  readonly host: TrialWorkerHost;
   readonly connection: AmpConnection;
   readonly run: Actor<typeof trialRunMachine>;
+  /** The manager's log directory of this worker (for a local worker also its Start directory). */
   readonly directory: string;
-  /** Resolves when the process is up; rejects with a {@link WorkerSpawnError} when it cannot be started. */
+  /** Resolves when the process is up; rejects with the host's error (a WorkerSpawnError, a farm error) when it cannot be started. */
   readonly spawned: Promise<void>;
   /** Resolves when the process has ended and its AMP output has been read to the end. */
   readonly exited: Promise<WorkerExit>;
   readonly collector: ResultCollector;
   private exit: WorkerExit | undefined;
-  private spawnError: WorkerSpawnError | undefined;
+  private spawnError: Error | undefined;
   private stopping: Promise<WorkerExit> | undefined;
   /** test.log, written synchronously per TestWrite as Twisted does (no thread-pool round trip per line). */
   private testLog: number | undefined;
@@ -72,6 +66,7 @@ export class WorkerProcess {
 
   constructor(options: WorkerProcessOptions) {
     this.index = options.index;
+    this.host = options.host;
     this.directory = options.directory;
     this.sink = { logger: options.logger.child({ worker: options.index }), onDropped: options.onDroppedEvent };
     this.run = createActor(trialRunMachine, { inspect: options.inspect ?? inspectorFromEnvironment() }).start();
@@ -80,35 +75,20 @@ export class WorkerProcess {
     const errLog = createWriteStream(join(this.directory, 'err.log'));
     this.testLog = openSync(join(this.directory, 'test.log'), 'a');
 
-    const [command, ...args] = options.argv;
-    this.child = spawn(command!, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
-    });
-    this.spawned = new Promise((resolve, reject) => {
-      this.child.once('spawn', resolve);
-      // Errors after the spawn (a failed kill) are not fatal: the exit is what counts then.
-      this.child.on('error', (error) => {
-        if (this.child.pid !== undefined || this.spawnError !== undefined) return;
-        this.spawnError = new WorkerSpawnError(options.index, command!, error);
-        reject(this.spawnError);
-      });
+    const host = options.host;
+    this.spawned = host.spawned.catch((error: unknown) => {
+      this.spawnError = error instanceof Error ? error : new Error(String(error));
+      throw this.spawnError;
     });
     this.spawned.catch(() => undefined);
-    this.child.stdout!.pipe(outLog);
-    this.child.stderr!.pipe(errLog);
+    host.stdout.pipe(outLog);
+    host.stderr.pipe(errLog);
     const logs = [outLog, errLog];
     // The end of stderr is kept in memory too: err.log is written asynchronously.
-    this.child.stderr!.on('data', (chunk: Buffer) => {
+    host.stderr.on('data', (chunk: Buffer) => {
       this.stderrTail = Buffer.concat([this.stderrTail, chunk]).subarray(-4096);
     });
-    const toWorker = this.child.stdio[3] as Writable;
-    const fromWorker = this.child.stdio[4] as Readable;
-    // A worker that dies makes writes fail with EPIPE; the exit is what we report.
-    toWorker.on('error', () => undefined);
-    this.child.stdin!.on('error', () => undefined);
-    const transport = new ChildPipes(fromWorker, toWorker);
+    const transport = host.amp;
     this.collector = new ResultCollector({
       index: options.index,
       dialect: options.dialect,
@@ -155,8 +135,7 @@ export class WorkerProcess {
           });
         }
       };
-      this.spawned.catch(() => finish({ code: null, signal: null }));
-      this.child.once('close', (code, signal) => finish({ code, signal }));
+      void host.exited.then(finish);
     });
   }
 
@@ -166,7 +145,7 @@ export class WorkerProcess {
   }
 
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.host.pid;
   }
 
   get isDead(): boolean {
@@ -182,9 +161,10 @@ export class WorkerProcess {
   start(): void {
     // Only once, and never to a worker that was stopped or ended: the machine leaves idle on either.
     if (!this.run.getSnapshot().matches('idle')) return;
-    this.control({ type: 'start', directory: this.directory });
+    const directory = this.host.startDirectory;
+    this.control({ type: 'start', directory });
     // The manager ignores Start errors: a broken worker shows up in the Run that follows.
-    this.connection.callRemote(Start, { directory: this.directory }).catch(() => undefined);
+    this.connection.callRemote(Start, { directory }).catch(() => undefined);
   }
 
   /** One Run; resolves with the test's results, never rejects (problems become error results). */
@@ -243,7 +223,7 @@ export class WorkerProcess {
     // outstanding or after a crash this is an abort, and whatever exit follows is not clean.
     if (this.run.getSnapshot().can({ type: 'stop' })) this.control({ type: 'stop' });
     this.connection.close();
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => this.host.kill(), timeoutMs);
     timer.unref();
     const exit = await this.exited;
     clearTimeout(timer);
@@ -251,10 +231,15 @@ export class WorkerProcess {
   }
 
   describeExit(): string {
-    const who = `worker ${this.index}${this.child.pid === undefined ? '' : ` (pid ${this.child.pid})`}`;
+    const pid = this.host.pid;
+    // A local worker is named as Twisted names it; one elsewhere says where it ran.
+    const where = this.host.where === 'local' ? '' : ` on ${this.host.where}`;
+    const who = `worker ${this.index}${pid === undefined ? '' : ` (pid ${pid})`}${where}`;
     if (this.spawnError !== undefined) return `${who} could not be started: ${this.spawnError.message}`;
     if (this.exit === undefined) return `${who} lost its AMP connection`;
     if (this.exit.signal !== null) return `${who} was killed by ${this.exit.signal}`;
+    // No status at all: the host lost the process (a farm worker that went away).
+    if (this.exit.code === null) return `${who} ended without an exit status (its host is gone)`;
     return `${who} exited with status ${this.exit.code}`;
   }
 
@@ -263,7 +248,6 @@ export class WorkerProcess {
     if (text.length === 0) return '';
     return `\nlast lines of ${join(this.directory, 'err.log')}:\n${text.split('\n').slice(-10).join('\n')}`;
   }
-
 
   private control(event: TrialRunEvent): void {
     control(this.run, event, this.sink);

@@ -42,8 +42,15 @@ interface PendingRead {
 }
 
 export class AmpCommandChannel implements CommandChannel {
-  /** A block is encoded into its box (a copy) before `writeBlock` resolves. */
-  readonly copiesBlocks = true;
+  /**
+   * Blocks go out by writev as the caller's own buffers (not copied). When `writeBlock` resolves
+   * fewer than `window` pieces are unacknowledged, so whatever the order of the acknowledgements,
+   * every piece but the last `window - 1` has been acknowledged or precedes one that was: it was
+   * written to the socket (a socket writes in order), and is no longer referenced.
+   */
+  get retainedBytes(): number {
+    return (this.window - 1) * MAX_BLOCK_SIZE;
+  }
   private readonly window: number;
   private readonly logger: Logger;
   /** Until the start answer is on the wire, what the command sends waits here (see `release`). */

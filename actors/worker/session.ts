@@ -11,6 +11,7 @@ import { Subject, type Observable } from 'rxjs';
 import { createActor, type Actor } from 'xstate';
 import {
   AMP_OUTPUT_BUFFER_SIZE,
+  CommandInput,
   GetWorkerInfo,
   InterruptCommand,
   Keepalive,
@@ -21,7 +22,7 @@ import {
   Shutdown,
   StartCommand,
 } from '../../codec/protocols/worker-commands.js';
-import { CommandRejectedError, LoginRefusedError, NotAuthenticatedError } from '../../codec/protocols/worker-errors.js';
+import { CommandRejectedError, LoginRefusedError, NotAuthenticatedError, UnknownCommandIdError } from '../../codec/protocols/worker-errors.js';
 import { ConnectionLostError } from '../../codec/errors.js';
 import { reconnectDelaySeconds, workerSessionMachine, type WorkerSessionStopReason } from '../../machines/worker-session.js';
 import type { AmpConnection, Inspector } from '../amp-connection.js';
@@ -407,6 +408,15 @@ export class WorkerSession {
         return {};
       }
       record.running.interrupt(why);
+      return {};
+    });
+    // ampstate extension: bytes for a command's input (a trial worker's fd 3); answered once written.
+    table.on(CommandInput, async ({ commandId, data }) => {
+      await this.requireLogin(attachment);
+      const record = attachment.commands.get(commandId);
+      if (record === undefined) throw new UnknownCommandIdError(`no command with id '${commandId}' is running`);
+      if (record.running.input === undefined) throw new CommandRejectedError(`command ${record.commandName} [id ${commandId}] takes no input`);
+      await record.running.input(data);
       return {};
     });
     table.on(Shutdown, async () => {

@@ -2,10 +2,15 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AmpStateError } from '../../codec/errors.js';
 import { TwistedNotFoundError } from '../../actors/trial/errors.js';
 import { TrialManager } from '../../actors/trial/manager.js';
+import { TrialDurations, durationCachePath } from '../../actors/trial/duration-cache.js';
+import { TrialProgress, type ProgressStream } from '../../actors/trial/progress.js';
+import { defaultLogger } from '../../actors/logger.js';
 import type { DialectChoice } from '../../actors/trial/worker-process.js';
+import type { FarmWorkersOptions } from '../../actors/trial/worker-placement.js';
+import { addFarmOptions, farmFromOptions, type FarmCommandHooks, type FarmCommandOptions } from './trial-farm-options.js';
 
 /** Where the command writes and how it ends; the defaults are the process's own (tests replace them). */
-export interface TrialCommandIo {
+export interface TrialCommandIo extends FarmCommandHooks {
   readonly stdout?: NodeJS.WritableStream;
   readonly stderr?: NodeJS.WritableStream;
   readonly setExitCode?: (code: number) => void;
@@ -13,7 +18,7 @@ export interface TrialCommandIo {
   readonly cwd?: string;
 }
 
-interface TrialCommandOptions {
+interface TrialCommandOptions extends FarmCommandOptions {
   jobs: number;
   python?: string;
   dialect: DialectChoice;
@@ -22,6 +27,8 @@ interface TrialCommandOptions {
   forceGc?: boolean;
   nodeOption: string[];
   spawn: 'eager' | 'lazy';
+  durations: boolean;
+  progress: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -35,16 +42,19 @@ function positiveInteger(value: string): number {
  * distributed runner. Python names run on Twisted's own workertrial.py; with `--node`, node:test files
  * or `file::suite::test` ids run on ampstate's TypeScript workers. Prints trial's report; exit status
  * 0 when the run passed, 1 when it failed, 2 when it could not run at all.
+ *
+ * With `--master DIR|ENDPOINT (--workers w1,w2 | --all)`, `-j N` trial workers run on each of those
+ * farm workers and `--local M` (default 0) here (trial-farm-options.ts).
  */
 export function registerTrialCommand(program: Command, io: TrialCommandIo = {}): void {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const setExitCode = io.setExitCode ?? ((code: number) => (process.exitCode = code));
-  program
+  const command = program
     .command('trial')
     .description("run tests on trial -j workers (Twisted's distributed trial protocol), like `python -m twisted.trial -j N`")
     .argument('<names...>', 'dotted Python test names as trial takes them; with --node: test files, directories or FILE::suite::test ids')
-    .option('-j, --jobs <N>', 'number of workers (never more than there are tests)', positiveInteger, 1)
+    .option('-j, --jobs <N>', 'number of workers (never more than there are tests); with --master, on each farm worker', positiveInteger, 1)
     .option('--python <path>', 'interpreter with Twisted for the manager helpers and the workers (default $AMPSTATE_PYTHON or python3)')
     .addOption(new Option('--dialect <dialect>', 'manager schema: auto-detect per worker, or force one').choices(['auto', '22.4', '22.10']).default('auto'))
     .option('--node', 'run node:test tests on ampstate TypeScript workers')
@@ -52,21 +62,51 @@ export function registerTrialCommand(program: Command, io: TrialCommandIo = {}):
     .option('--force-gc', 'forwarded to the workers: garbage-collect around every test')
     .option('--node-option <option>', 'with --node: extra node option for the test processes (repeatable, e.g. --import=tsx)', (value: string, previous: string[]) => [...previous, value], [] as string[])
     .addOption(new Option('--spawn <mode>', 'eager: start workers while listing tests; lazy: list first (as Twisted)').choices(['eager', 'lazy']).default('eager'))
+    .option('--no-durations', "keep trial's test order and do not read or update .ampstate-trial-durations.json")
+    .option('--no-progress', 'no progress bar on stderr (it is only drawn on a terminal anyway)');
+  addFarmOptions(command)
     .action(async (names: string[], options: TrialCommandOptions) => {
+      // An empty AMPSTATE_PYTHON is unset, as a shell user means it.
+      const python = options.python || process.env.AMPSTATE_PYTHON || 'python3';
+      let farm: FarmWorkersOptions | undefined;
+      try {
+        farm = await farmFromOptions(options, python, io);
+      } catch (error) {
+        // Not a Python problem: no --python hint.
+        stderr.write(`ampstate trial: ${describeFailure(error, true)}\n`);
+        setExitCode(2);
+        return;
+      }
+      // Opened here so the progress bar's ETA reads the same expectations the manager schedules by.
+      const durations = options.durations ? new TrialDurations(durationCachePath(io.cwd ?? process.cwd(), options.tempDirectory), defaultLogger) : false;
+      const terminal = (stream: NodeJS.WritableStream) => (stream as ProgressStream).isTTY === true;
+      // On a shared terminal the report clears the bar's line before each write (never the other way round).
+      const sharesTerminal = options.progress && terminal(stderr) && terminal(stdout);
+      let progress: TrialProgress | undefined;
       const manager = new TrialManager({
         names,
-        jobs: options.jobs,
-        // An empty AMPSTATE_PYTHON is unset, as a shell user means it.
-        python: options.python || process.env.AMPSTATE_PYTHON || 'python3',
+        // With --master, -j counts the trial workers on each farm worker; --local those here.
+        jobs: farm === undefined ? options.jobs : (options.local ?? 0),
+        ...(farm === undefined ? {} : { farm }),
+        python,
         dialect: options.dialect,
         node: options.node === true,
         tempDirectory: options.tempDirectory,
         workerArguments: options.forceGc ? ['--force-gc'] : [],
         nodeOptions: options.nodeOption,
         spawn: options.spawn,
-        output: stdout,
+        output: sharesTerminal
+          ? (text: string) => {
+              progress?.clearForReport();
+              stdout.write(text);
+            }
+          : stdout,
+        // A function output has no colours of its own: keep those stdout would get.
+        ...(sharesTerminal ? { colors: (stdout as { hasColors?: () => boolean }).hasColors?.() ?? false } : {}),
         cwd: io.cwd,
+        durations,
       });
+      if (options.progress) progress = TrialProgress.attach(manager.events$, { stream: stderr, ...(durations === false ? {} : { durations }) });
       try {
         const summary = await manager.run();
         setExitCode(summary.passed ? 0 : 1);

@@ -87,6 +87,16 @@ export const InterruptCommand = defineCommand({
   errors: notAuthenticated,
 });
 export const Shutdown = defineCommand({ name: 'Shutdown', errors: notAuthenticated });
+/**
+ * ampstate extension (not Buildbot's): bytes for a running command's input, e.g. a trial worker's
+ * fd 3. Answered once the bytes were written to the pipe; an empty `data` closes the input (EOF).
+ * A command that takes no input answers COMMAND_REJECTED.
+ */
+export const CommandInput = defineCommand({
+  name: 'CommandInput',
+  arguments: { commandId: amp.Unicode, data: amp.String },
+  errors: { ...unknownCommandId, COMMAND_REJECTED: CommandRejectedError },
+});
 
 // ---- worker → master, keyed by command id
 

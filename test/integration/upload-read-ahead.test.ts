@@ -1,8 +1,9 @@
 /**
  * The worker's upload loop reads its source ahead, a megabyte (a whole number of blocks) at a time,
- * and, when the channel copies each block before `writeBlock` resolves (the AMP channel does:
- * `copiesBlocks`), reuses one buffer for the whole file. This is what bench/transfer measured as
- * the worker's CPU and GC cost per block; these tests pin down that it changes nothing on the wire.
+ * into a ring of buffers reused for the whole file, sized so that no chunk is refilled while the
+ * channel still holds some of its bytes (`retainedBytes`: the AMP channel sends blocks without
+ * copying them, a window of them in flight). These tests pin down that read-ahead changes nothing
+ * on the wire and never overwrites a block the channel still holds.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AmpConnection } from '../../actors/amp-connection.js';
 import { AmpCommandChannel } from '../../actors/worker/command-channel.js';
+import { MAX_BLOCK_SIZE } from '../../codec/protocols/worker-commands.js';
 import { READ_AHEAD, uploadBlocks } from '../../actors/worker/commands/block-upload.js';
 import { TransferStatus } from '../../actors/worker/commands/transfer-status.js';
 import { removeDir, tempRoot } from './harness.js';
@@ -107,8 +109,52 @@ describe('uploadBlocks read-ahead', () => {
     expect(status.stderr).toBe(`Maximum filesize reached, truncating file '${path}'`);
   });
 
-  it('the AMP channel declares that it copies blocks (so uploads over AMP reuse their buffer)', () => {
-    const channel = new AmpCommandChannel({} as AmpConnection, '1', { transferWindow: 1, logger: pino({ level: 'silent' }) });
-    expect(channel.copiesBlocks).toBe(true);
+  it.each([
+    { blocksize: 61_440, retained: 15 * 61_440 },
+    { blocksize: 61_440, retained: 40 * 61_440 },
+    { blocksize: 30_000, retained: 0 },
+  ])('a channel still holding its last $retained bytes never sees them overwritten (blocksize $blocksize)', async ({ blocksize, retained }) => {
+    const { handle } = await countingHandle();
+    // What the channel still references, as the AMP channel does with blocks in flight.
+    const held: Array<{ block: Buffer; offset: number }> = [];
+    const buffers = new Set<ArrayBufferLike>();
+    let sent = 0;
+    let overwritten = 0;
+    const check = () => {
+      for (const { block, offset } of held) if (!block.equals(content.subarray(offset, offset + block.length))) overwritten++;
+    };
+    try {
+      await uploadBlocks({
+        source: handle,
+        path,
+        blocksize,
+        maxsize: null,
+        status: new TransferStatus(),
+        stopped: () => false,
+        retainedBytes: retained,
+        writeBlock: async (data) => {
+          check();
+          buffers.add(data.buffer);
+          held.push({ block: data, offset: sent });
+          sent += data.length;
+          // Once this resolves, only the latest `retained` bytes are still held.
+          while (held.length > 0 && held[0]!.offset + held[0]!.block.length <= sent - retained) held.shift();
+        },
+      });
+      check();
+    } finally {
+      await handle.close();
+    }
+    expect(sent).toBe(content.length);
+    expect(overwritten).toBe(0);
+    // A ring just large enough: no buffer per chunk, let alone per block.
+    const chunk = blocksize * Math.floor(READ_AHEAD / blocksize);
+    expect(buffers.size).toBe(1 + Math.ceil(retained / chunk));
+  });
+
+  it('the AMP channel declares the window less one block as still held when writeBlock resolves', () => {
+    const channel = (window: number) => new AmpCommandChannel({} as AmpConnection, '1', { transferWindow: window, logger: pino({ level: 'silent' }) });
+    expect(channel(1).retainedBytes).toBe(0);
+    expect(channel(16).retainedBytes).toBe(15 * MAX_BLOCK_SIZE);
   });
 });

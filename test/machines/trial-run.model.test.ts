@@ -33,6 +33,7 @@ import { responders } from '../../actors/responders.js';
 import type { WorkerOutcome } from '../../actors/trial/node-tests.js';
 import { SYNTHETIC_ERROR_CLASSES } from '../../actors/trial/errors.js';
 import { StreamRegistry, WorkerProcess, type RunOutcome, type WorkerExit } from '../../actors/trial/worker-process.js';
+import { LocalWorkerHost } from '../../actors/trial/local-worker-host.js';
 import { TrialWorker } from '../../actors/trial/worker.js';
 import { AddSuccess, Run, Start, TestWrite } from '../../codec/protocols/trial-commands.js';
 import { trialRunMachine, type TrialRunContext, type TrialRunEvent } from '../../machines/trial-run.js';
@@ -249,9 +250,7 @@ async function processSubject(hub: FakeHub) {
   const wp = new WorkerProcess({
     onDroppedEvent: (event) => dropped.push(event),
     index: 0,
-    argv: hub.workerArgv,
-    env: hub.env,
-    cwd: root,
+    host: new LocalWorkerHost({ index: 0, argv: hub.workerArgv, env: hub.env, cwd: root, directory: join(root, '0') }),
     directory: join(root, '0'),
     dialect: 'auto',
     streams: new StreamRegistry(),

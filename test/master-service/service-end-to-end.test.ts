@@ -7,8 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { AMPSTATE_BIN, runCli } from '../support/run-cli.js';
 import { temporaryDirectory } from '../support/temp-directory.js';
 
@@ -17,17 +17,6 @@ const masterDir = join(root, 'master');
 const children: ChildProcess[] = [];
 let baseUrl = '';
 let token = '';
-
-/** Polls until `probe` returns a value; a failing test names what it waited for. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function startInForeground(args: readonly string[]): ChildProcess {
   const child = spawn(process.execPath, [AMPSTATE_BIN, ...args, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });

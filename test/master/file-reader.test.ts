@@ -49,6 +49,31 @@ describe('FileReader', () => {
     expect(blocks.map(String)).toEqual(['aaaa', 'bbbb', 'cccc', 'dd', '']);
   });
 
+  it('serves reads that arrive while the file is busy as one batch: one machine event, one progress event', async () => {
+    writeFileSync(join(base, 'src'), Buffer.from('aaaabbbbccccdd'));
+    const reader = new FileReader({ source: join(base, 'src') });
+    const progress: number[] = [];
+    reader.progress$.subscribe((event) => progress.push(event.bytes));
+    expect((await reader.read(4)).toString()).toBe('aaaa');
+    const blocks = await Promise.all([reader.read(4), reader.read(4), reader.read(4), reader.read(4)]);
+    expect(blocks.map(String)).toEqual(['bbbb', 'cccc', 'dd', '']);
+    expect(progress).toEqual([4, 14]);
+    expect(reader.actor.getSnapshot().context).toMatchObject({ bytes: 14, blocks: 4 });
+    expect(reader.actor.getSnapshot().value).toBe('drained');
+  });
+
+  it('reads nothing ahead: a file truncated between reads gives no stale bytes', async () => {
+    const path = join(base, 'src');
+    writeFileSync(path, Buffer.from('aaaabbbbccccdddd'));
+    const reader = new FileReader({ source: path });
+    expect((await reader.read(4)).toString()).toBe('aaaa');
+    writeFileSync(path, Buffer.from('AAAAB'));
+    const blocks = await Promise.all([reader.read(4), reader.read(4)]);
+    expect(blocks.map(String)).toEqual(['B', '']);
+    writeFileSync(path, Buffer.from('AAAABBBBCC'));
+    await reader.close();
+  });
+
   it('a missing source or a directory fails with TransferSourceError', async () => {
     const missing = new FileReader({ source: join(base, 'nope') });
     const error = await missing.open().catch((caught: unknown) => caught);

@@ -67,7 +67,9 @@ describe('uploadFile', () => {
     expect(readFileSync(join(masterBase, 'out/artifact.bin'))).toEqual(content);
     expect(statSync(join(masterBase, 'out/artifact.bin')).mode & 0o777).toBe(0o600);
     expect(statSync(join(masterBase, 'out/artifact.bin')).mtimeMs).toBe(1_600_000_000_000);
-    expect(progress).toHaveLength(20);
+    // One event per batch: the writes in flight reach the writer at once and share a writev.
+    expect(progress.length).toBeLessThan(20);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(progress.at(-1)).toBe(20_000);
     expect(inProcess.maxWritesInFlight).toBe(4);
     expect(inProcess.started[0]).toMatchObject({ name: 'upload_file', args: { path: join(buildDir, 'artifact.bin'), blocksize: 1000 } });

@@ -128,6 +128,7 @@ describe('collectWorkerInfo', () => {
           'upload_file',
           'upload_directory',
           'download_file',
+          'trial_worker',
           'uploadFile',
           'uploadDirectory',
           'downloadFile',

@@ -103,6 +103,15 @@ export class AdminClient {
     return { size: length === null ? undefined : Number(length), body: Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) };
   }
 
+  /**
+   * Where to open the WebSocket of a trial worker on `worker` (docs/master-service.md "Trial
+   * workers on the farm"), with the header that carries the token.
+   */
+  trialWorkerSocket(worker: string): { readonly url: string; readonly headers: Readonly<Record<string, string>> } {
+    const url = `${this.baseUrl.replace(/^http/, 'ws')}/api/workers/${encodeURIComponent(worker)}/trial-worker`;
+    return { url, headers: { authorization: `Bearer ${this.token}` } };
+  }
+
   private async request(method: string, route: string, options: { body?: string | Readable; contentType?: string } = {}): Promise<Response> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
     if (options.contentType !== undefined) headers['content-type'] = options.contentType;

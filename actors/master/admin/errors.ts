@@ -23,3 +23,9 @@ export class UnknownWorkerError extends AdminError {
 export class AdminServerError extends AmpStateError {
   override readonly code = 'ADMIN_ERR_SERVER';
 }
+
+/** The worker cannot run trial workers: a stock Buildbot worker, or an ampstate worker without `trial_worker`. */
+export class NoTrialSupportError extends AdminError {
+  override readonly code = 'ADMIN_ERR_NO_TRIAL_SUPPORT';
+  readonly status = 409;
+}

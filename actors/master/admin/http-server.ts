@@ -17,6 +17,7 @@ import { AdminError, AdminServerError, AdminUnauthorizedError } from './errors.j
 import type { FarmControl } from './farm-control.js';
 import type { FarmEvents } from './farm-events.js';
 import { FarmMetrics } from './metrics.js';
+import { registerTrialWorkerRoute } from './trial-worker-route.js';
 
 /** What a dashboard gets to build its pages from. */
 export interface DashboardDeps {
@@ -81,6 +82,8 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Ad
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   await registerAdminApi(app, options.farm);
+  // A WebSocket: it checks the token itself, before upgrading (upgrades bypass the onRequest hook).
+  registerTrialWorkerRoute(app, { farm: options.farm, token: options.token, logger });
   await options.registerDashboard?.(app, {
     events: options.farm.events,
     farm: options.farm,

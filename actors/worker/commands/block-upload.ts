@@ -4,9 +4,11 @@
  * channel may keep a window of them in flight).
  *
  * The file is read ahead in chunks of about READ_AHEAD bytes (a whole number of blocks) and sent
- * in `blocksize` slices: one read per megabyte rather than per block. When the channel copies each block before its
- * `writeBlock` resolves (`copiesBlocks`, as the AMP channel does), the one chunk buffer is reused
- * for the whole upload: no per-block allocation.
+ * in `blocksize` slices: one read per megabyte rather than per block. The chunks come from a ring
+ * of buffers reused for the whole upload, just large enough that a chunk is refilled only once the
+ * channel no longer holds any of its bytes (`retainedBytes`: the AMP channel sends blocks without
+ * copying them, and a window of them may still be in flight): no per-block or per-chunk allocation,
+ * so memory stays flat however large the file. A channel that may keep any block gets fresh ones.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { maxsizeReachedMessage, type TransferStatus } from './transfer-status.js';
@@ -35,8 +37,40 @@ export interface BlockUploadOptions {
   readonly status: TransferStatus;
   readonly stopped: () => boolean;
   readonly writeBlock: (data: Buffer) => Promise<void>;
-  /** `writeBlock` has copied the data when it resolves: the read buffer may be reused. */
+  /**
+   * When `writeBlock` resolves, the channel still reads at most this many of the latest bytes it
+   * was given (CommandChannel.retainedBytes); unset: it may keep any block, so none is reused.
+   */
+  readonly retainedBytes?: number;
+  /** Same as `retainedBytes: 0`: `writeBlock` has copied the data when it resolves. */
   readonly reuseBuffer?: boolean;
+}
+
+/** Hands out the buffers chunks are read into, reusing each once the channel is done with it. */
+class ChunkBuffers {
+  private readonly ring: Buffer[] = [];
+  /** Buffers in the ring; 0: every chunk is a fresh buffer. */
+  private readonly count: number;
+  private next = 0;
+
+  /** `retained` undefined: the channel may keep any block, so nothing is reused. */
+  constructor(
+    private readonly chunkSize: number,
+    retained: number | undefined,
+  ) {
+    this.count = retained === undefined ? 0 : 1 + Math.ceil(Math.max(0, retained) / chunkSize);
+  }
+
+  /**
+   * A buffer for the next chunk. Reused after `count` chunks: by then more than `retained` bytes
+   * have been sent since the last of its bytes were, so the channel holds none of them any more.
+   */
+  take(): Buffer {
+    if (this.count === 0) return Buffer.allocUnsafe(this.chunkSize);
+    const slot = this.next;
+    this.next = (slot + 1) % this.count;
+    return (this.ring[slot] ??= Buffer.allocUnsafe(this.chunkSize));
+  }
 }
 
 export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
@@ -44,7 +78,7 @@ export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
   let remaining = options.maxsize;
   // A whole number of blocks, so every block but the last is full, as without read-ahead.
   const chunkSize = options.blocksize * Math.max(1, Math.floor(READ_AHEAD / options.blocksize));
-  let reusable: Buffer | undefined;
+  const buffers = new ChunkBuffers(chunkSize, options.reuseBuffer === true ? 0 : options.retainedBytes);
   let chunk: Buffer = Buffer.alloc(0);
   let eof = false;
   for (;;) {
@@ -59,8 +93,7 @@ export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
     if (chunk.length === 0 && !eof) {
       // Never more than the limit allows: what is read past it would not be sent anyway.
       const wanted = remaining === null ? chunkSize : Math.min(chunkSize, remaining);
-      if (options.reuseBuffer === true) reusable ??= Buffer.allocUnsafe(chunkSize);
-      chunk = await readBlock(source, wanted, reusable);
+      chunk = await readBlock(source, wanted, buffers.take());
       eof = chunk.length < wanted;
     }
     const data = chunk.subarray(0, length);

@@ -29,6 +29,8 @@ export interface CommandImplementation {
   interrupt(why: string): void;
   /** Connection lost: stop now; nothing sent will arrive. */
   kill(): void;
+  /** Bytes from the master for the command's input (see RunningCommand.input). */
+  input?(data: Buffer): Promise<void>;
 }
 
 /**
@@ -76,8 +78,10 @@ export function runCommand(
   // The caller may attach its handler late; an early rejection must not count as unhandled.
   done.catch(() => undefined);
 
+  const input = implementation.input?.bind(implementation);
   return {
     done,
+    ...(input !== undefined ? { input } : {}),
     interrupt(why) {
       if (completed || killed) return;
       buffer.flush();

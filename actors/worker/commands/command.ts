@@ -24,10 +24,11 @@ export interface CommandChannel {
   /** Master-side FileWriter (uploads). Each promise resolves when the master acked. */
   writeBlock(data: Buffer): Promise<void>;
   /**
-   * True when `writeBlock` has copied (encoded) `data` by the time its promise resolves, so the
-   * caller may reuse the buffer for the next block. Unset: the channel may keep a reference.
+   * Once a `writeBlock` promise resolves, the channel may still read at most this many of the most
+   * recent bytes given to it (blocks in flight, still referenced); older ones the caller may
+   * overwrite. 0: `writeBlock` has copied its data. Unset: the channel may keep any block.
    */
-  readonly copiesBlocks?: boolean;
+  readonly retainedBytes?: number;
   closeWriter(): Promise<void>;
   utime(accessTime: number, modifiedTime: number): Promise<void>;
   unpack(): Promise<void>;
@@ -58,6 +59,11 @@ export interface RunningCommand {
   interrupt(why: string): void;
   /** Kill everything now and send nothing more (connection lost). `done` still settles. */
   kill(): void;
+  /**
+   * The master's `CommandInput` (an ampstate extension): resolves once `data` was written to the
+   * command's input; an empty `data` closes it. Commands without input leave it unset.
+   */
+  input?(data: Buffer): Promise<void>;
 }
 
 export type CommandFactory = (

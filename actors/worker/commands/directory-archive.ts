@@ -8,7 +8,6 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
 
 export type ArchiveCompression = null | 'gz' | 'bz2';
 
@@ -55,6 +54,8 @@ export async function writeDirectoryArchive(
   if (!(await stat(directory)).isDirectory()) {
     throw Object.assign(new Error(`ENOTDIR: not a directory, '${directory}'`), { code: 'ENOTDIR', path: directory });
   }
+  // Loaded on first use: most workers never upload a directory, and tar is not small.
+  const tar = await import('tar');
   // Readable.from adapts tar's minipass stream to Node's stream API (errors included).
   const archive = Readable.from(
     tar.c({ cwd: directory, gzip: compression === 'gz', strict: true, onWriteEntry: renameLikePythonTarfile }, ['.']),

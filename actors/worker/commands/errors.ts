@@ -73,3 +73,16 @@ export class ReadOverrunError extends WorkerCommandError {
     super(`master returned ${received} bytes for a read of at most ${requested}`);
   }
 }
+
+/** `trial_worker`'s import check: the worker's Python cannot import some of the test names. */
+export class TrialImportFailedError extends WorkerCommandError {
+  override readonly code = 'WORKER_COMMAND_TRIAL_IMPORT';
+  constructor(readonly failures: readonly { readonly name: string; readonly reason: string }[]) {
+    super(failures.map(({ name, reason }) => `cannot import ${name}: ${reason}`).join('; '));
+  }
+}
+
+/** `trial_worker` could not start its process (no such interpreter, …). */
+export class TrialWorkerSpawnError extends WorkerCommandError {
+  override readonly code = 'WORKER_COMMAND_TRIAL_SPAWN';
+}

@@ -16,6 +16,7 @@ import { createRemoveDirectory, RMDIR_COMMAND_CLASS, RMDIR_REQUIRED_ARGS } from 
 import { createRemoveFile, RMFILE_COMMAND_CLASS, RMFILE_REQUIRED_ARGS } from './rmfile.js';
 import { createShellCommand, SHELL_COMMAND_CLASS, SHELL_REQUIRED_ARGS } from './shell.js';
 import { createStatFile, STAT_COMMAND_CLASS, STAT_REQUIRED_ARGS } from './stat.js';
+import { createTrialWorker, TRIAL_WORKER_COMMAND_CLASS, TRIAL_WORKER_REQUIRED_ARGS } from './trial-worker.js';
 import { createDirectoryUpload, UPLOAD_DIRECTORY_COMMAND_CLASS, UPLOAD_DIRECTORY_REQUIRED_ARGS } from './upload-directory.js';
 import { createFileUpload, UPLOAD_FILE_COMMAND_CLASS, UPLOAD_FILE_REQUIRED_ARGS } from './upload-file.js';
 
@@ -42,6 +43,8 @@ export const workerCommands: Record<string, CommandFactory> = {
   upload_file: defineCommand(UPLOAD_FILE_COMMAND_CLASS, UPLOAD_FILE_REQUIRED_ARGS, createFileUpload),
   upload_directory: defineCommand(UPLOAD_DIRECTORY_COMMAND_CLASS, UPLOAD_DIRECTORY_REQUIRED_ARGS, createDirectoryUpload),
   download_file: defineCommand(DOWNLOAD_FILE_COMMAND_CLASS, DOWNLOAD_FILE_REQUIRED_ARGS, createFileDownload),
+  // ampstate's extension: a trial worker whose fds 3 and 4 travel over the farm connection.
+  trial_worker: defineCommand(TRIAL_WORKER_COMMAND_CLASS, TRIAL_WORKER_REQUIRED_ARGS, createTrialWorker),
 };
 
 /** The PB-era spellings, which Buildbot workers also accept and advertise. */

@@ -69,7 +69,7 @@ export function createDirectoryUpload(args: CommandArguments, context: CommandCo
             status,
             stopped: () => killed,
             writeBlock: (data) => channel.writeBlock(data),
-            reuseBuffer: channel.copiesBlocks === true,
+            retainedBytes: channel.retainedBytes,
           });
         } catch (error) {
           failure = { error };

@@ -57,7 +57,7 @@ export function createFileUpload(args: CommandArguments, context: CommandContext
           status,
           stopped: () => killed,
           writeBlock: (data) => channel.writeBlock(data),
-          reuseBuffer: channel.copiesBlocks === true,
+          retainedBytes: channel.retainedBytes,
         });
       } catch (error) {
         status.rc = 1;
