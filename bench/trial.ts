@@ -99,7 +99,11 @@ async function measure(suite: Suite, scratch: string): Promise<SuiteResult> {
   const summary = twisted[0]!.summary;
   const different = all.filter((run) => run.summary !== summary || !summary.startsWith('PASSED'));
   if (different.length > 0) {
-    throw new Error(`trial bench (${suite.key}): the runs disagree on the counts: ${JSON.stringify([...new Set(all.map((run) => run.summary))])}`);
+    const odd = different[0]!;
+    throw new Error(
+      `trial bench (${suite.key}): the runs disagree on the counts: ${JSON.stringify([...new Set(all.map((run) => run.summary))])}; ` +
+        `one run that differs exited ${odd.code} saying ${JSON.stringify(odd.stderr.join('\n'))}`,
+    );
   }
   const o = stats(ordered);
   const t = stats(twisted);

@@ -39,7 +39,7 @@ type Upgrade =
   | { readonly kind: 'switch'; readonly receiver: TransportReceiver };
 
 /**
- * The byte side of an AMP connection, as Twisted's BinaryBoxProtocol: framing in and out, corking,
+ * The byte side of an AMP connection, as Twisted's BinaryBoxProtocol: framing in and out, batching,
  * write backpressure, and handing the raw transport over to TLS or to another protocol.
  */
 export class BoxTransport {

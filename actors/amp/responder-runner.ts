@@ -73,7 +73,7 @@ export class ResponderRunner {
   /** A box with `_command`: locate, run, answer (docs/amp-protocol.md §2.5, §2.9). */
   run(box: AmpBox): void {
     // Read without a Buffer view: the name is looked up once and dropped.
-    const name = box instanceof DecodedBox ? box.read(COMMAND, latin1)! : latin1(box.get(COMMAND)!, 0, box.get(COMMAND)!.length);
+    const name = box instanceof DecodedBox ? box.read(COMMAND, latin1)! : box.get(COMMAND)!.toString('latin1');
     // Echoed verbatim in the answer, so the bytes serve as they are.
     const tag = box.get(ASK);
     const typed = this.table.typedFor(name) ?? (name === StartTLS.name ? this.defaultStartTls : undefined);

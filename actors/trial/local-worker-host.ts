@@ -23,6 +23,8 @@ export interface LocalWorkerHostOptions {
  */
 export class LocalWorkerHost implements TrialWorkerHost {
   readonly where = 'local';
+  /** A local exit says it all (status or signal). */
+  readonly failure = undefined;
   readonly startDirectory: string;
   readonly spawned: Promise<void>;
   readonly exited: Promise<WorkerExit>;

@@ -24,6 +24,8 @@ export interface TrialWorkerHost {
   readonly pid: number | undefined;
   /** Where it runs, for messages: `local` or `farm worker w1`. */
   readonly where: string;
+  /** The host's own account of an abnormal end (a farm worker that disconnected, …), once known. */
+  readonly failure: string | undefined;
   /** The directory to send in Start, as the worker's host sees it (made before `spawned` resolves). */
   readonly startDirectory: string;
   /** Kill the process now (SIGKILL locally; the farm worker interrupts its command). */

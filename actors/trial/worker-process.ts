@@ -239,7 +239,7 @@ export class WorkerProcess {
     if (this.exit === undefined) return `${who} lost its AMP connection`;
     if (this.exit.signal !== null) return `${who} was killed by ${this.exit.signal}`;
     // No status at all: the host lost the process (a farm worker that went away).
-    if (this.exit.code === null) return `${who} ended without an exit status (its host is gone)`;
+    if (this.exit.code === null) return `${who} ended without an exit status (its host is gone${this.host.failure === undefined ? '' : `: ${this.host.failure}`})`;
     return `${who} exited with status ${this.exit.code}`;
   }
 

@@ -14,6 +14,8 @@ export interface Timed {
   /** The last non-empty line of stdout: trial's summary (`PASSED (successes=305)`). */
   readonly summary: string;
   readonly code: number | null;
+  /** The last lines the runner wrote to stderr (why a run went wrong). */
+  readonly stderr: readonly string[];
 }
 
 /**
@@ -25,8 +27,8 @@ const TIMER = [
   'import ctypes, json, os, resource, subprocess, sys, time',
   'ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER',
   'start = time.monotonic()',
-  'proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)',
-  'out = proc.communicate()[0]',
+  'proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)',
+  'out, err = proc.communicate()',
   'wall = time.monotonic() - start',
   'while True:',
   '    try:',
@@ -35,7 +37,8 @@ const TIMER = [
   '        break',
   'usage = resource.getrusage(resource.RUSAGE_CHILDREN)',
   'lines = [l for l in out.decode("utf-8", "replace").splitlines() if l.strip()]',
-  'print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "code": proc.returncode, "summary": lines[-1] if lines else ""}))',
+  'errors = err.decode("utf-8", "replace").strip().splitlines()[-5:]',
+  'print(json.dumps({"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "code": proc.returncode, "summary": lines[-1] if lines else "", "stderr": errors}))',
 ].join('\n');
 
 /** Times `command args…` run in `cwd` with `env` added to this process's environment. */
@@ -51,8 +54,8 @@ export function timeProcess(command: string, args: readonly string[], cwd: strin
     child.on('error', reject);
     child.on('close', () => {
       try {
-        const timed = JSON.parse(out) as { wall: number; cpu: number; code: number | null; summary: string };
-        resolvePromise({ seconds: timed.wall, cpu: timed.cpu, summary: timed.summary, code: timed.code });
+        const timed = JSON.parse(out) as { wall: number; cpu: number; code: number | null; summary: string; stderr: string[] };
+        resolvePromise({ seconds: timed.wall, cpu: timed.cpu, summary: timed.summary, code: timed.code, stderr: timed.stderr });
       } catch (error) {
         reject(new Error(`bench timer printed no JSON: ${out}`, { cause: error }));
       }

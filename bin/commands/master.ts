@@ -30,6 +30,8 @@ interface CreateOptions {
   tlsKey?: string;
   tokenOnLoopback?: boolean;
   logLevel?: string;
+  keepaliveInterval?: number;
+  keepaliveTimeout?: number;
   force?: boolean;
 }
 
@@ -85,6 +87,8 @@ async function create(dir: string, options: CreateOptions): Promise<void> {
     ...(options.tlsCert !== undefined && options.tlsKey !== undefined ? { tls: { certificate: resolve(options.tlsCert), privateKey: resolve(options.tlsKey) } } : {}),
     workers,
     ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    ...(options.keepaliveInterval !== undefined ? { keepaliveIntervalSeconds: options.keepaliveInterval } : {}),
+    ...(options.keepaliveTimeout !== undefined ? { keepaliveTimeoutSeconds: options.keepaliveTimeout } : {}),
   };
   try {
     const path = await writeMasterConfig(dir, config, { force: options.force });
@@ -140,6 +144,8 @@ export function registerMasterCommand(program: Command): void {
     .option('--tls-key <file>', "the certificate's private key (PEM)")
     .option('--token-on-loopback', 'require the admin token for the dashboard and /metrics on loopback too')
     .option('--log-level <level>', `the master's log level (${LEVELS.join(', ')}; default info)`)
+    .option('--keepalive-interval <seconds>', 'how often attached workers are sent a keepalive (default 60)', seconds)
+    .option('--keepalive-timeout <seconds>', 'how long a keepalive may go unanswered before the worker is dropped (default 30)', seconds)
     .option('--force', 'replace an existing configuration and token')
     .action(create);
 

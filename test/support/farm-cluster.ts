@@ -23,6 +23,8 @@ export interface FarmClusterOptions {
   readonly lab?: NetnsLab;
   /** Where the master and worker directories go (default: a fresh temporary directory). */
   readonly root?: string;
+  /** More `ampstate master create` options, e.g. `--keepalive-interval 2`. */
+  readonly masterCreateArguments?: readonly string[];
 }
 
 /** One worker daemon and where it runs. */
@@ -105,7 +107,7 @@ export class FarmCluster {
       workerArguments.push('--worker', name, '--worker-password-file', file);
     }
     const listenOn = options.lab?.hostAddress ?? '127.0.0.1';
-    const created = await runCli(AMPSTATE_BIN, ['master', 'create', masterDir, '--listen', `tcp:0:interface=${listenOn}`, '--dashboard', 'tcp:0:interface=127.0.0.1', ...workerArguments]);
+    const created = await runCli(AMPSTATE_BIN, ['master', 'create', masterDir, '--listen', `tcp:0:interface=${listenOn}`, '--dashboard', 'tcp:0:interface=127.0.0.1', ...workerArguments, ...(options.masterCreateArguments ?? [])]);
     if (created.code !== 0) throw new Error(`ampstate master create failed (${created.code}): ${created.stderr}`);
     const cluster = new FarmCluster(root, masterDir, options.lab);
     try {

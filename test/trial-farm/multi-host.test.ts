@@ -37,7 +37,7 @@ const SETUP_TIMEOUT = 120_000;
 interface Topology {
   readonly label: string;
   /** Starts w1 and w2 (on `lab`'s hosts, if any); `cleanup` undoes whatever was made, even when starting failed. */
-  start(): Promise<{ cluster: FarmCluster; cleanup: () => Promise<void>; lab?: NetnsLab }>;
+  start(masterCreateArguments?: readonly string[]): Promise<{ cluster: FarmCluster; cleanup: () => Promise<void>; lab?: NetnsLab }>;
   /** How `ampstate trial` names the master: its directory, or the admin endpoint with --token-file. */
   masterArguments(cluster: FarmCluster): string[];
   /** `--worker-dir`: absent, the farm workers run in the manager's directory (the same machine's path). */
@@ -56,7 +56,7 @@ const LOOPBACK: Topology = {
 
 const NAMESPACES: Topology = {
   label: 'a network namespace per worker host',
-  async start() {
+  async start(masterCreateArguments) {
     const lab = NetnsLab.create(2);
     let cluster: FarmCluster | undefined;
     const cleanup = async () => {
@@ -67,7 +67,7 @@ const NAMESPACES: Topology = {
       }
     };
     try {
-      cluster = await FarmCluster.start({ workers: ['w1', 'w2'], lab });
+      cluster = await FarmCluster.start({ workers: ['w1', 'w2'], lab, ...(masterCreateArguments ? { masterCreateArguments } : {}) });
     } catch (error) {
       await cleanup();
       throw error;
@@ -242,16 +242,16 @@ describeWithPeer('ampstate trial on farm workers: a worker host cut off the netw
   let cleanup: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    ({ cluster, cleanup, lab } = await NAMESPACES.start());
+    // Only the master's keepalive can tell a silent host from a busy one (Buildbot's 60 s interval
+    // and 30 s to answer by default): this master asks every 2 s and waits 3 s.
+    ({ cluster, cleanup, lab } = await NAMESPACES.start(['--keepalive-interval', '2', '--keepalive-timeout', '3']));
   }, SETUP_TIMEOUT);
 
   afterAll(async () => {
     await cleanup?.();
   }, SETUP_TIMEOUT);
 
-  // Only the master's keepalive (a 60 s interval, 30 s to answer: actors/master/base-connection.ts)
-  // can tell a silent host from a busy one, so this run takes up to 90 s longer.
-  const timeoutMs = TRIAL_RUN_TIMEOUT + 90_000;
+  const timeoutMs = TRIAL_RUN_TIMEOUT + 10_000;
   it('its running test becomes an error naming it once the master gives the host up, the rest finish on w1', async () => {
     await loseHostMidRun(NAMESPACES, cluster, () => lab!.disconnect(lab!.hosts[1]!), timeoutMs);
   }, timeoutMs);

@@ -87,6 +87,10 @@ class FakeFarmHost implements TrialWorkerHost {
   get pid(): number | undefined {
     return this.inner.pid;
   }
+  /** What a master says of a farm worker whose connection it lost. */
+  get failure(): string | undefined {
+    return this.lost ? `${this.where} disconnected: connection lost` : undefined;
+  }
   kill(): void {
     this.inner.kill();
   }

@@ -82,7 +82,7 @@ describe('trial manager with fake farm hosts (Twisted 22.4 workers)', () => {
     expect(tests).toHaveLength(6);
     const errors = tests.flatMap((e) => e.results).filter((r) => r.outcome === 'error');
     expect(errors).toHaveLength(1);
-    expect(errors[0]!.message).toMatch(/^worker 1 \(pid \d+\) on farm worker fake1 ended without an exit status \(its host is gone\) while running farmprobe\.test_farm\.FarmTests\.test_0\d/);
+    expect(errors[0]!.message).toMatch(/^worker 1 \(pid \d+\) on farm worker fake1 ended without an exit status \(its host is gone: farm worker fake1 disconnected: connection lost\) while running farmprobe\.test_farm\.FarmTests\.test_0\d/);
     // Every other test ran on the local worker (index 0) and passed.
     expect(tests.filter((e) => e.worker === 0).flatMap((e) => e.results.map((r) => r.outcome))).toEqual(Array(5).fill('success'));
     expect(mine.summary.line).toBe('FAILED (errors=1, successes=5)');

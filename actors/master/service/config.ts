@@ -53,6 +53,13 @@ export interface MasterServiceConfig {
   readonly logLevel?: string;
   readonly logRotateBytes?: number;
   readonly maxRotatedFiles?: number;
+  /**
+   * How often an attached worker is sent a keepalive, and how long it may take to answer, in
+   * seconds. The keepalive is how the master notices a worker whose host went silent (no FIN, no
+   * RST); Buildbot's defaults are 60 and 30.
+   */
+  readonly keepaliveIntervalSeconds?: number;
+  readonly keepaliveTimeoutSeconds?: number;
 }
 
 export class MasterServiceConfigError extends AmpStateError {

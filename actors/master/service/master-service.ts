@@ -65,7 +65,14 @@ export class MasterService {
     this.logger = options.logger;
     this.farm = new ListenerFarm(resolvedMasterBasedir(options.dir, options.config), options.logger);
     const inspect = this.farm.events.inspector();
-    const common = { logger: options.logger, inspect, confinePaths: false };
+    const { keepaliveIntervalSeconds: interval, keepaliveTimeoutSeconds: timeout } = options.config;
+    const common = {
+      logger: options.logger,
+      inspect,
+      confinePaths: false,
+      ...(interval !== undefined ? { keepaliveIntervalMs: interval * 1000 } : {}),
+      ...(timeout !== undefined ? { keepaliveTimeoutMs: timeout * 1000 } : {}),
+    };
     this.listeners.set('amp', new AmpListener({ ...common, endpoint: ampListenEndpoint(options.config) }));
     if (options.config.msgpack !== undefined) this.listeners.set('msgpack', new MsgpackListener({ ...common, endpoint: options.config.msgpack }));
     this.applyWorkers(options.config);
