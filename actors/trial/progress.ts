@@ -82,6 +82,21 @@ export function statusText(state: ProgressState): string {
 
 const FAILING = new Set(['failure', 'error']);
 
+const SAVE_CURSOR = '\x1b7';
+const RESTORE_CURSOR = '\x1b8';
+
+/**
+ * The stream as cli-progress sees it, without its cursor save (at start) and restore (at stop):
+ * when the report shares the terminal, the saved position is lines above by the end, and restoring
+ * it would clear a line of the report. The bar always stays on the current line, so nothing is lost.
+ */
+function barTerminal(stream: ProgressStream): NodeJS.WritableStream {
+  return Object.assign(Object.create(stream) as NodeJS.WritableStream, {
+    write: (chunk: string | Uint8Array, ...rest: unknown[]): boolean =>
+      chunk === SAVE_CURSOR || chunk === RESTORE_CURSOR ? true : (stream.write as (...args: unknown[]) => boolean)(chunk, ...rest),
+  });
+}
+
 export class TrialProgress {
   private readonly bar: cliProgress.SingleBar;
   private readonly subscription: Subscription;
@@ -101,13 +116,16 @@ export class TrialProgress {
   ) {
     this.now = options.now ?? (() => performance.now());
     this.bar = new cliProgress.SingleBar({
-      stream: options.stream,
+      stream: barTerminal(options.stream),
       format: '{bar} {status}',
       barsize: 30,
       // Report text written above the bar clears its line (`clearForReport`): redraw even when unchanged.
       forceRedraw: true,
       clearOnComplete: true,
       hideCursor: false,
+      // Truncate the bar to the width instead of switching the terminal's autowrap off: a report
+      // sharing the terminal keeps wrapping its long lines (tracebacks) while the bar is up.
+      linewrap: true,
     }, cliProgress.Presets.shades_classic);
     this.subscription = events$.subscribe({
       next: (event) => this.take(event),

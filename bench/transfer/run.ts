@@ -40,6 +40,8 @@ export async function run(options: { json: boolean }): Promise<TransferBenchResu
     endpoint: 'tcp:0:interface=127.0.0.1',
     registrations: { [WORKER]: { password: PASSWORD, builders: [[BUILDER, 'build-bench']] } },
     keepaliveIntervalMs: 0,
+    // The window the worker is told to offer (AMPSTATE_BENCH_TRANSFER_WINDOW) is granted in full.
+    ...(process.env.AMPSTATE_BENCH_TRANSFER_WINDOW === undefined ? {} : { maxTransferWindow: envNumber('AMPSTATE_BENCH_TRANSFER_WINDOW', 16) }),
   });
   let worker: WorkerChild | undefined;
   try {

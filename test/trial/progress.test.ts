@@ -90,6 +90,8 @@ describe('trial progress', () => {
     // The final render, then the line is cleared (clearOnComplete) and nothing is left scheduled.
     expect(output.text()).toContain('3/3 tests, 1 failed, 3s elapsed, ETA 0s');
     expect(output.text()).toMatch(/\x1b\[2K$/);
+    // No cursor save/restore (it would jump back over a report sharing the terminal), no autowrap switch.
+    expect(output.text()).not.toMatch(/\x1b[78]|\x1b\[\?7[hl]/);
     const length = output.text().length;
     progress.clearForReport();
     expect(output.text().length).toBe(length);
