@@ -9,7 +9,8 @@
  * last second. Longest first starts it at once and the two 1 s tests share the other worker: about
  * 1 s less wall time. With other slow durations (say 2 s sorted first) trial's order is already
  * balanced and ordering cannot gain anything; the bench shows the case ordering exists for, not an
- * average one.
+ * average one. The fast tests do almost nothing, but each Run still costs workertrial ~5–10 ms, so
+ * they add a few seconds of worker time that longest-first ordering fits around the slow ones.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
