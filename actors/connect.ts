@@ -9,6 +9,7 @@ import { capConnections, limitFirstBoxAndIdle, type ConnectionLimitOptions } fro
 import { connectPassingDescriptors, listenPassingDescriptors } from './descriptor-endpoints.js';
 import { type EndpointDescription, parseClientEndpoint, parseServerEndpoint } from './endpoint.js';
 import { defaultLogger } from './logger.js';
+import { slabReads } from './read-slab.js';
 import { peerAddress, RefusalLog, type Refusal } from './refusals.js';
 import { asVerificationError, clientVerification, TlsVerificationError, warnUnverified } from './tls-verification.js';
 
@@ -35,8 +36,10 @@ export function connect(endpoint: string | EndpointDescription, options: Connect
   return new Promise((resolve, reject) => {
     let socket: net.Socket;
     let readyEvent = 'connect';
-    if (description.kind === 'tcp') socket = net.connect({ host: description.host, port: description.port });
-    else if (description.kind === 'unix') socket = net.connect({ path: description.path });
+    // Reads go into slabs (see read-slab.ts); an accepted socket cannot take `onread`, so only clients do.
+    const onread = slabReads(() => socket);
+    if (description.kind === 'tcp') socket = net.connect({ host: description.host, port: description.port, onread });
+    else if (description.kind === 'unix') socket = net.connect({ path: description.path, onread });
     else {
       // As Twisted's optionsForClientTLS: the chain (to trustRoots, else the platform's CAs) and the host name.
       const ca = description.trustRoots === undefined ? undefined : readCertificates(description.trustRoots);

@@ -1,0 +1,60 @@
+/**
+ * Socket reads into large slabs through net.Socket's `onread`, instead of Node's default of a
+ * fresh 64 KiB buffer for every read (issue #13).
+ *
+ * Consecutive reads land back to back in one slab, so an AMP value that straddles two reads is
+ * still contiguous in memory and the decoder takes a view of it rather than a copy (see
+ * BoxDecoder). A bulk transfer then leaves about one block of garbage per block received instead
+ * of two (the read buffer and the copy), and reads can be larger than 64 KiB.
+ *
+ * A slab is never written over: the chunks handed on are views into it, and a value view may be
+ * kept for as long as its consumer likes (a block waiting for the disk). A slab whose rest is too
+ * small for a useful read is left to the garbage collector and a fresh one is started.
+ */
+import type { OnReadOpts, Socket } from 'node:net';
+
+/** Several reads' worth: a slab change (where a straddling value is copied) comes once per ~8 blocks. */
+export const READ_SLAB_BYTES = 512 * 1024;
+/** A read is never offered less than this (Node's own read size). */
+const MIN_READ_BYTES = 64 * 1024;
+
+export class ReadSlab {
+  private slab: Buffer;
+  private used = 0;
+
+  constructor(
+    private readonly slabBytes = READ_SLAB_BYTES,
+    private readonly minReadBytes = MIN_READ_BYTES,
+  ) {
+    this.slab = Buffer.allocUnsafeSlow(slabBytes);
+  }
+
+  /** Where the next read goes: the rest of the current slab, or a fresh slab. */
+  next(): Buffer {
+    if (this.slabBytes - this.used < this.minReadBytes) {
+      this.slab = Buffer.allocUnsafeSlow(this.slabBytes);
+      this.used = 0;
+    }
+    return this.slab.subarray(this.used);
+  }
+
+  /** The `bytes` just read into `target` (the last `next()`), which are now taken for good. */
+  take(target: Buffer, bytes: number): Buffer {
+    this.used += bytes;
+    return target.subarray(0, bytes);
+  }
+}
+
+/**
+ * `onread` options for net.connect: each read goes into a ReadSlab and is pushed into the socket's
+ * readable side as usual, so 'data', pause/resume, backpressure, `unshift` and a later StartTLS
+ * all behave as without `onread`. `socket` is looked up on the first read (it does not exist yet
+ * when the options are made).
+ */
+export function slabReads(socket: () => Socket, slab = new ReadSlab()): OnReadOpts {
+  return {
+    buffer: () => slab.next(),
+    // false pauses reading, as a full readable buffer does on Node's default path.
+    callback: (bytes, target) => socket().push(slab.take(target as Buffer, bytes)),
+  };
+}
