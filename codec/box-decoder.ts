@@ -26,8 +26,8 @@ export interface BoxDecoderHandlers {
 
 /**
  * Streaming AMP box parser with integer states (docs/amp-protocol.md §1.3), in the style of ws's receiver: one
- * loop over the chunk, values as zero-copy views into it, and a copy only for the rare string that
- * straddles two chunks. Chunk splits can fall anywhere, one byte at a time included.
+ * loop over the chunk, values as zero-copy views into it, and a copy only for a string that
+ * straddles two chunks not adjacent in memory. Chunk splits can fall anywhere, one byte at a time included.
  *
  * `pause()` may be called from `onBox` to stop mid-chunk (flow control, protocol switch): the
  * unparsed bytes stay queued until `resume()`, or are handed over by `takeUnparsed()`.
@@ -130,6 +130,20 @@ export class BoxDecoder {
     }
     const needed = 2 + length;
     if (this.partialLength < needed) return -1;
+    const resumeAt = chunk.length - (this.partialLength - needed);
+    const joined = adjacentView(this.partial, needed) ?? this.copyPartial(length);
+    this.partial = [];
+    this.partialLength = 0;
+    this.string(joined, joined.length - length, joined.length);
+    if (this.paused || this.failed) {
+      if (!this.failed && resumeAt < chunk.length) this.queued.unshift(chunk.subarray(resumeAt));
+      return -1;
+    }
+    return resumeAt;
+  }
+
+  /** The straddling string's body, copied out of its pieces. */
+  private copyPartial(length: number): Buffer {
     const body = Buffer.allocUnsafe(length);
     let copied = 0;
     let skip = 2;
@@ -142,15 +156,7 @@ export class BoxDecoder {
       copied += piece.copy(body, copied, skip, Math.min(piece.length, skip + length - copied));
       skip = 0;
     }
-    const resumeAt = chunk.length - (this.partialLength - needed);
-    this.partial = [];
-    this.partialLength = 0;
-    this.string(body, 0, length);
-    if (this.paused || this.failed) {
-      if (!this.failed && resumeAt < chunk.length) this.queued.unshift(chunk.subarray(resumeAt));
-      return -1;
-    }
-    return resumeAt;
+    return body;
   }
 
   private parse(buf: Buffer, start: number): void {
@@ -212,7 +218,7 @@ export class BoxDecoder {
       while (i < recent.length && recent.charCodeAt(i) === buf[start + i]) i++;
       if (i === recent.length) return recent;
     }
-    const key = buf.latin1Slice(start, end);
+    const key = internalized(buf.latin1Slice(start, end));
     if (index < 32) this.recentKeys[index] = key;
     return key;
   }
@@ -224,6 +230,32 @@ export class BoxDecoder {
     this.queued = [];
     this.handlers.onError(new KeyTooLongError(false, length));
   }
+}
+
+/**
+ * The first `length` bytes of `pieces` as one view, when the pieces lie back to back in one
+ * ArrayBuffer (consecutive socket reads into one slab: actors/read-slab.ts); else undefined.
+ */
+function adjacentView(pieces: readonly Buffer[], length: number): Buffer | undefined {
+  const first = pieces[0]!;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < pieces.length && end - first.byteOffset < length; i++) {
+    const piece = pieces[i]!;
+    if (piece.buffer !== first.buffer || piece.byteOffset !== end) return undefined;
+    end += piece.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, length);
+}
+
+/**
+ * The same text as V8's internalized string: the one a literal such as '_ask' or a schema's argument
+ * name is. Box lookups compare keys with those, and two internalized strings compare by pointer,
+ * where a fresh string would be compared character by character every time.
+ */
+function internalized(key: string): string {
+  const holder: Record<string, number> = { [key]: 0 };
+  for (const name in holder) return name;
+  return key;
 }
 
 /**

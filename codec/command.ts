@@ -1,5 +1,5 @@
 import { ANSWER, ASK, COMMAND, ERROR, ERROR_CODE, ERROR_DESCRIPTION, type AmpBox, type WireValue } from './box.js';
-import { checkKey, encodeSortedPairs, type FrameSink } from './encode-box.js';
+import { checkKey, encodeSortedPairs, type FrameSink, type PairValue } from './encode-box.js';
 import { RemoteAmpError, UnhandledCommandError, UnknownRemoteError } from './errors.js';
 import { CompiledSchema, type Decoded, type Encodable, type Schema, type StreamResolver } from './schema.js';
 import type { DescriptorClaimer } from './types/descriptor.js';
@@ -50,8 +50,8 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
    * The reserved values (`_ask`, `_command`; `_answer`) of the box being encoded, reused: encoding is
    * synchronous, so no call sees another's. Saves an array per call.
    */
-  private readonly reservedScratch: (WireValue | undefined)[];
-  private readonly answerScratch: (WireValue | undefined)[] = [undefined];
+  private readonly reservedScratch: (PairValue | undefined)[];
+  private readonly answerScratch: (PairValue | undefined)[] = [undefined];
 
   constructor(definition: CommandDefinition<A, R>) {
     checkKey(definition.name);
@@ -70,11 +70,14 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.arguments.encode(args, [tag, this.nameBytes]);
   }
 
-  /** A request whose large byte values are referenced, not copied: for a connection's writev. */
-  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number): Buffer | Buffer[];
+  /**
+   * A request whose large byte values are referenced, not copied: for a connection's writev. A tag
+   * given as a number is written as its lower-case hex digits.
+   */
+  encodeRequestParts(tag: string | number | undefined, args: Encodable<A>, zeroCopyAbove: number): Buffer | Buffer[];
   /** With a sink, the request is written into it when it can be, and `undefined` returned. */
-  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number, sink: FrameSink | undefined): Buffer | Buffer[] | undefined;
-  encodeRequestParts(tag: string | undefined, args: Encodable<A>, zeroCopyAbove: number, sink?: FrameSink): Buffer | Buffer[] | undefined {
+  encodeRequestParts(tag: string | number | undefined, args: Encodable<A>, zeroCopyAbove: number, sink: FrameSink | undefined): Buffer | Buffer[] | undefined;
+  encodeRequestParts(tag: string | number | undefined, args: Encodable<A>, zeroCopyAbove: number, sink?: FrameSink): Buffer | Buffer[] | undefined {
     const reserved = this.reservedScratch;
     reserved[0] = tag;
     return this.arguments.encodeParts(args, reserved, zeroCopyAbove, sink);
@@ -90,10 +93,11 @@ export class Command<A extends Schema = Schema, R extends Schema = Schema> {
     return this.response.encode(response, [tag]);
   }
 
-  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number): Buffer | Buffer[];
+  /** A tag given as a number (one that was canonical hex on the wire) is written as its hex digits. */
+  encodeAnswerParts(tag: WireValue | number, response: Encodable<R>, zeroCopyAbove: number): Buffer | Buffer[];
   /** With a sink, the answer is written into it when it can be, and `undefined` returned. */
-  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number, sink: FrameSink | undefined): Buffer | Buffer[] | undefined;
-  encodeAnswerParts(tag: WireValue, response: Encodable<R>, zeroCopyAbove: number, sink?: FrameSink): Buffer | Buffer[] | undefined {
+  encodeAnswerParts(tag: WireValue | number, response: Encodable<R>, zeroCopyAbove: number, sink: FrameSink | undefined): Buffer | Buffer[] | undefined;
+  encodeAnswerParts(tag: WireValue | number, response: Encodable<R>, zeroCopyAbove: number, sink?: FrameSink): Buffer | Buffer[] | undefined {
     const reserved = this.answerScratch;
     reserved[0] = tag;
     try {
@@ -136,7 +140,7 @@ export function remoteErrorFromReply(code: string, description: string): RemoteA
 }
 
 /** An error reply box: `_error`, `_error_code`, `_error_description`. */
-export function encodeErrorReply(tag: WireValue, code: string, description: string): Buffer {
+export function encodeErrorReply(tag: WireValue | number, code: string, description: string): Buffer {
   return encodeSortedPairs(ERROR_KEYS, [tag, Buffer.from(code, 'latin1'), description]);
 }
 

@@ -1,3 +1,5 @@
+import type { RangeDecoder } from './types/amp-type.js';
+
 /**
  * A box as the decoder delivers it: a read-only map from key to value bytes, built without a `Map`
  * and without a Buffer view per value until one is asked for. A small box is one flat array
@@ -52,6 +54,19 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
     const chunk = slots[at + 1] as Buffer;
     const start = slots[at + 2] as number;
     return start < 0 ? reader(chunk, 0, chunk.length) : reader(chunk, start, slots[at + 3] as number);
+  }
+
+  /** @internal Where `key`'s pair is, for `decodeAt`; -1 when the box has no such key. */
+  position(key: string): number {
+    return this.find(key);
+  }
+
+  /** @internal Decodes the pair at `at` (from `position`) in place: no Buffer view of the value is made. */
+  decodeAt<T>(at: number, decoder: RangeDecoder<T>): T {
+    const slots = this.slots;
+    const chunk = slots[at + 1] as Buffer;
+    const start = slots[at + 2] as number;
+    return start < 0 ? decoder.decodeRange(chunk, 0, chunk.length) : decoder.decodeRange(chunk, start, slots[at + 3] as number);
   }
 
   has(key: string): boolean {

@@ -32,6 +32,13 @@ export interface FrameSink {
   commit(end: number): void;
 }
 
+/**
+ * A value as the schema encoder passes it: a wire value, or a tag as a number, written as its
+ * lower-case hex digits (Twisted's tag format) straight into the frame, so that neither side makes
+ * a string or a Buffer per tag.
+ */
+export type PairValue = WireValue | number;
+
 /** Byte lengths of the values being encoded; reused because encoding never re-enters itself here. */
 const lengthScratch: number[] = [];
 
@@ -44,7 +51,7 @@ const SHORT_VALUE = 64;
  */
 export function encodeSortedPairs(
   keys: readonly string[],
-  values: readonly (WireValue | undefined)[],
+  values: readonly (PairValue | undefined)[],
   checkKeys = false,
 ): Buffer {
   return encodePairs(keys, values, checkKeys, Infinity) as Buffer;
@@ -58,7 +65,7 @@ export function encodeSortedPairs(
  */
 export function encodeSortedPairsParts(
   keys: readonly string[],
-  values: readonly (WireValue | undefined)[],
+  values: readonly (PairValue | undefined)[],
   zeroCopyAbove: number,
 ): Buffer | Buffer[];
 /**
@@ -67,13 +74,13 @@ export function encodeSortedPairsParts(
  */
 export function encodeSortedPairsParts(
   keys: readonly string[],
-  values: readonly (WireValue | undefined)[],
+  values: readonly (PairValue | undefined)[],
   zeroCopyAbove: number,
   sink: FrameSink | undefined,
 ): Buffer | Buffer[] | undefined;
 export function encodeSortedPairsParts(
   keys: readonly string[],
-  values: readonly (WireValue | undefined)[],
+  values: readonly (PairValue | undefined)[],
   zeroCopyAbove: number,
   sink?: FrameSink,
 ): Buffer | Buffer[] | undefined {
@@ -82,7 +89,7 @@ export function encodeSortedPairsParts(
 
 function encodePairs(
   keys: readonly string[],
-  values: readonly (WireValue | undefined)[],
+  values: readonly (PairValue | undefined)[],
   checkKeys: boolean,
   zeroCopyAbove: number,
   sink?: FrameSink,
@@ -94,11 +101,11 @@ function encodePairs(
     const value = values[i];
     if (checkKeys) checkKey(keys[i]!);
     if (value === undefined) continue;
-    const length = typeof value === 'string' ? utf8Length(value) : value.length;
+    const length = typeof value === 'string' ? utf8Length(value) : typeof value === 'number' ? hexLength(value) : value.length;
     if (length > MAX_VALUE_LENGTH) throw new ValueTooLongError(keys[i]!, length);
     lengths[i] = length;
     total += 4 + keys[i]!.length + length;
-    if (typeof value !== 'string' && length > zeroCopyAbove) referenced += length;
+    if (typeof value === 'object' && length > zeroCopyAbove) referenced += length;
   }
   const inSink = sink !== undefined && referenced === 0;
   const out = inSink ? sink.room(total) : Buffer.allocUnsafe(total - referenced);
@@ -123,7 +130,11 @@ function encodePairs(
       if (length === value.length && length <= SHORT_VALUE) {
         for (let j = 0; j < length; j++) out[offset + j] = value.charCodeAt(j);
         offset += length;
-      } else offset += out.utf8Write(value, offset);
+      } else if (value.length <= SHORT_VALUE) offset = writeShortUtf8(out, offset, value);
+      else offset += out.utf8Write(value, offset);
+    } else if (typeof value === 'number') {
+      writeHex(out, offset, length, value);
+      offset += length;
     } else if (parts !== undefined && length > zeroCopyAbove) {
       parts.push(out.subarray(segmentStart, offset), Buffer.from(value.buffer, value.byteOffset, length));
       segmentStart = offset;
@@ -157,11 +168,79 @@ export function checkKey(key: string): void {
   }
 }
 
-/** ASCII is by far the common case; only fall back to the full count when a wide char shows up. */
+/**
+ * UTF-8 byte length as Buffer.byteLength counts it (a lone surrogate as the 3 bytes of U+FFFD).
+ * Short text is counted here; a long non-ASCII text goes to C++, which is faster at length.
+ */
 function utf8Length(text: string): number {
   const n = text.length;
+  let bytes = n;
   for (let i = 0; i < n; i++) {
-    if (text.charCodeAt(i) > 0x7f) return Buffer.byteLength(text, 'utf8');
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (n > SHORT_VALUE) return Buffer.byteLength(text, 'utf8');
+    if (code < 0x800) bytes += 1;
+    else if (code <= 0xdbff && code >= 0xd800 && isLowSurrogate(text.charCodeAt(i + 1))) {
+      bytes += 2;
+      i++;
+    } else bytes += 2;
   }
-  return n;
+  return bytes;
+}
+
+/** Writes short non-ASCII text as utf8Write would (lone surrogates as U+FFFD), without a call into C++. */
+function writeShortUtf8(out: Buffer, offset: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    let code = text.charCodeAt(i);
+    if (code < 0x80) {
+      out[offset++] = code;
+      continue;
+    }
+    if (code < 0x800) {
+      out[offset++] = 0xc0 | (code >> 6);
+      out[offset++] = 0x80 | (code & 0x3f);
+      continue;
+    }
+    if (code >= 0xd800 && code <= 0xdfff) {
+      const next = text.charCodeAt(i + 1);
+      if (code <= 0xdbff && isLowSurrogate(next)) {
+        const point = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
+        out[offset++] = 0xf0 | (point >> 18);
+        out[offset++] = 0x80 | ((point >> 12) & 0x3f);
+        out[offset++] = 0x80 | ((point >> 6) & 0x3f);
+        out[offset++] = 0x80 | (point & 0x3f);
+        i++;
+        continue;
+      }
+      code = 0xfffd;
+    }
+    out[offset++] = 0xe0 | (code >> 12);
+    out[offset++] = 0x80 | ((code >> 6) & 0x3f);
+    out[offset++] = 0x80 | (code & 0x3f);
+  }
+  return offset;
+}
+
+/** Hex digits of a tag number (a non-negative safe integer). */
+function hexLength(tag: number): number {
+  let digits = 1;
+  for (let rest = tag; rest >= 16; digits++) rest = Math.floor(rest / 16);
+  return digits;
+}
+
+const HEX_DIGITS = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
+
+/** `tag` as `length` lower-case hex digits, as `tag.toString(16)` spells it; no bit operators, so tags past 2^31 work. */
+function writeHex(out: Buffer, offset: number, length: number, tag: number): void {
+  let rest = tag;
+  for (let i = offset + length - 1; i >= offset; i--) {
+    const digit = rest % 16;
+    out[i] = HEX_DIGITS[digit]!;
+    rest = (rest - digit) / 16;
+  }
+}
+
+/** NaN (past the end of the text) is not one. */
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }

@@ -1,12 +1,13 @@
-import type { AmpBox, WireValue } from './box.js';
-import { checkKey, compareKeys, encodeSortedPairsParts, type FrameSink } from './encode-box.js';
+import type { AmpBox } from './box.js';
+import { checkKey, compareKeys, encodeSortedPairsParts, type FrameSink, type PairValue } from './encode-box.js';
 import {
   AmpStateError,
   InvalidArgumentError,
   MissingArgumentError,
   UnknownArgumentError,
 } from './errors.js';
-import type { AmpType, ArgumentSpec, Optional } from './types/amp-type.js';
+import { DecodedBox } from './decoded-box.js';
+import { rangeDecoderOf, type AmpType, type ArgumentSpec, type Optional, type RangeDecoder } from './types/amp-type.js';
 import { isStreamedType } from './types/byte-stream.js';
 import { isDescriptorType, type DescriptorClaimer } from './types/descriptor.js';
 
@@ -37,6 +38,8 @@ interface Slot {
   readonly streamed: boolean;
   /** A Descriptor: the box carries an ordinal that the connection turns into a file descriptor. */
   readonly descriptor: boolean;
+  /** The type itself when it can decode a value in place (and is neither streamed nor a descriptor). */
+  readonly inPlace: RangeDecoder<unknown> | undefined;
 }
 
 /** Turns a stream id read from a box into the stream the receiving connection holds for it. */
@@ -54,7 +57,7 @@ export class CompiledSchema<S extends Schema> {
   /** For each sorted key: index into `slots`, or -(1 + reserved index). */
   private readonly layout: readonly number[];
   private readonly declared: ReadonlySet<string>;
-  private readonly scratch: (WireValue | undefined)[];
+  private readonly scratch: (PairValue | undefined)[];
   /** The ByteStream arguments: a call with any of them goes through the connection's stream sender. */
   readonly streamedKeys: readonly string[];
   /** The Descriptor arguments, in declaration order: the order Twisted numbers their ordinals in. */
@@ -71,7 +74,10 @@ export class CompiledSchema<S extends Schema> {
       if (name === '__proto__') throw new AmpStateError(`${owner}: '__proto__' cannot be an argument name`);
       const optional = 'isOptional' in spec;
       const type: AmpType<unknown, unknown> = optional ? spec.type : spec;
-      slots.push({ name, type, optional, streamed: isStreamedType(type), descriptor: isDescriptorType(type) });
+      const streamed = isStreamedType(type);
+      const descriptor = isDescriptorType(type);
+      const inPlace = streamed || descriptor ? undefined : rangeDecoderOf(type);
+      slots.push({ name, type, optional, streamed, descriptor, inPlace });
     }
     this.slots = slots;
     this.streamedKeys = slots.filter((slot) => slot.streamed).map((slot) => slot.name);
@@ -79,7 +85,7 @@ export class CompiledSchema<S extends Schema> {
     this.declared = new Set(slots.map((slot) => slot.name));
     const keys = [...slots.map((slot) => slot.name), ...reservedKeys].sort(compareKeys);
     this.sortedKeys = keys;
-    this.scratch = new Array<WireValue | undefined>(keys.length).fill(undefined);
+    this.scratch = new Array<PairValue | undefined>(keys.length).fill(undefined);
     this.layout = keys.map((key) => {
       const reserved = reservedKeys.indexOf(key);
       return reserved >= 0 ? -(1 + reserved) : slots.findIndex((slot) => slot.name === key);
@@ -87,22 +93,22 @@ export class CompiledSchema<S extends Schema> {
   }
 
   /** The values as wire values, keyed like `sortedKeys`; `reserved` fills the reserved keys. */
-  encode(values: Encodable<S>, reserved: readonly (WireValue | undefined)[] = []): Buffer {
+  encode(values: Encodable<S>, reserved: readonly (PairValue | undefined)[] = []): Buffer {
     return this.encodeParts(values, reserved, Infinity) as Buffer;
   }
 
   /** As `encode`, with byte values over `zeroCopyAbove` referenced rather than copied (see encodeSortedPairsParts). */
-  encodeParts(values: Encodable<S>, reserved: readonly (WireValue | undefined)[], zeroCopyAbove: number): Buffer | Buffer[];
+  encodeParts(values: Encodable<S>, reserved: readonly (PairValue | undefined)[], zeroCopyAbove: number): Buffer | Buffer[];
   /** With a sink, the box is written into it when it can be, and `undefined` returned. */
   encodeParts(
     values: Encodable<S>,
-    reserved: readonly (WireValue | undefined)[],
+    reserved: readonly (PairValue | undefined)[],
     zeroCopyAbove: number,
     sink: FrameSink | undefined,
   ): Buffer | Buffer[] | undefined;
   encodeParts(
     values: Encodable<S>,
-    reserved: readonly (WireValue | undefined)[],
+    reserved: readonly (PairValue | undefined)[],
     zeroCopyAbove: number,
     sink?: FrameSink,
   ): Buffer | Buffer[] | undefined {
@@ -145,6 +151,7 @@ export class CompiledSchema<S extends Schema> {
    * `claimDescriptor` (the descriptors it has received).
    */
   decode(box: AmpBox, resolveStream?: StreamResolver, claimDescriptor?: DescriptorClaimer): Decoded<S> {
+    if (box instanceof DecodedBox) return this.decodeInPlace(box, resolveStream, claimDescriptor);
     const out: Record<string, unknown> = {};
     for (const slot of this.slots) {
       const bytes = box.get(slot.name);
@@ -153,17 +160,37 @@ export class CompiledSchema<S extends Schema> {
         continue;
       }
       try {
-        out[slot.name] = slot.streamed
-          ? resolveStreamed(slot.type, bytes, resolveStream)
-          : slot.descriptor
-            ? claimed(slot.type, bytes, claimDescriptor)
-            : slot.type.decode(bytes);
+        out[slot.name] = decodeBytes(slot, bytes, resolveStream, claimDescriptor);
       } catch (error) {
         throw new InvalidArgumentError(this.owner, slot.name, error);
       }
     }
     return out as Decoded<S>;
   }
+
+  /** `decode` for the decoder's own boxes: values of the built-in scalar types are read without a Buffer view. */
+  private decodeInPlace(box: DecodedBox, resolveStream?: StreamResolver, claimDescriptor?: DescriptorClaimer): Decoded<S> {
+    const out: Record<string, unknown> = {};
+    for (const slot of this.slots) {
+      const at = box.position(slot.name);
+      if (at < 0) {
+        if (!slot.optional) throw new MissingArgumentError(this.owner, slot.name);
+        continue;
+      }
+      try {
+        out[slot.name] =
+          slot.inPlace !== undefined ? box.decodeAt(at, slot.inPlace) : decodeBytes(slot, box.get(slot.name)!, resolveStream, claimDescriptor);
+      } catch (error) {
+        throw new InvalidArgumentError(this.owner, slot.name, error);
+      }
+    }
+    return out as Decoded<S>;
+  }
+}
+
+function decodeBytes(slot: Slot, bytes: Buffer, resolveStream: StreamResolver | undefined, claimDescriptor: DescriptorClaimer | undefined): unknown {
+  if (slot.streamed) return resolveStreamed(slot.type, bytes, resolveStream);
+  return slot.descriptor ? claimed(slot.type, bytes, claimDescriptor) : slot.type.decode(bytes);
 }
 
 function resolveStreamed(type: AmpType<unknown, unknown>, bytes: Buffer, resolveStream: StreamResolver | undefined): unknown {

@@ -135,7 +135,8 @@ export class BoxDispatcher {
       return RESOLVED_EMPTY;
     }
     if (this.refusedWith !== undefined) return Promise.reject(this.refusedWith);
-    const frame = command.encodeRequestParts(tag.toString(16), args, ZERO_COPY_ABOVE, this.host.requestSink());
+    // The number is written as hex straight into the frame: no tag string per call.
+    const frame = command.encodeRequestParts(tag, args, ZERO_COPY_ABOVE, this.host.requestSink());
     if (frame !== undefined) this.host.sendRequest(frame);
     return this.track(tag, command, options);
   }

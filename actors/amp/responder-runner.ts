@@ -16,10 +16,31 @@ import { pythonBytesRepr } from '../../codec/python-repr.js';
 import type { StreamResolver } from '../../codec/schema.js';
 import { ProtocolSwitchAnswer, type RawResponder, type ResponderTable, TlsAnswer, type TypedEntry } from '../responders.js';
 import type { TlsOptions } from '../tls-options.js';
-import { ZERO_COPY_ABOVE, type Frame } from './frame.js';
+import { ZERO_COPY_ABOVE, parseTagIn, type Frame } from './frame.js';
 import { bindDescriptors, type DescriptorExchange } from './descriptor-exchange.js';
 import type { StreamRegistry } from './stream-registry.js';
+import { RecentNames } from './recent-names.js';
 import { streamResponders } from './stream-responders.js';
+
+/**
+ * A request's `_ask` value as the runner keeps it until the answer: a canonical hex tag (what Twisted
+ * and ampstate send) as its number, which the answer's encoder writes back as the same digits
+ * without a Buffer view or a string per call; any other tag as its bytes, echoed verbatim.
+ */
+export type AskTag = Uint8Array | number;
+
+/** The tag's bytes, for the rare answers that are not encoded by a schema. */
+function askBytes(tag: AskTag): Uint8Array;
+function askBytes(tag: AskTag | undefined): Uint8Array | undefined;
+function askBytes(tag: AskTag | undefined): Uint8Array | undefined {
+  return typeof tag === 'number' ? Buffer.from(tag.toString(16), 'latin1') : tag;
+}
+
+function askTagOf(box: AmpBox): AskTag | undefined {
+  if (!(box instanceof DecodedBox)) return box.get(ASK);
+  const number = box.read(ASK, parseTagIn);
+  return number === undefined ? undefined : number >= 0 ? number : box.get(ASK);
+}
 
 /** A responder that failed because its stream failed on the sending side: the sender knows why, and the connection stays. */
 const STREAM_FAILED = { code: 'STREAM_FAILED', fatal: false } as const;
@@ -69,13 +90,13 @@ export class ResponderRunner {
   /** Used when the table has no responder of that name, typed or raw (trial's manager has its own). */
   private readonly streamCommands: ReadonlyMap<string, TypedEntry>;
   private readonly resolveStream: StreamResolver | undefined;
+  private readonly recentNames = new RecentNames();
 
   /** A box with `_command`: locate, run, answer (docs/amp-protocol.md §2.5, §2.9). */
   run(box: AmpBox): void {
-    // Read without a Buffer view: the name is looked up once and dropped.
-    const name = box instanceof DecodedBox ? box.read(COMMAND, latin1)! : box.get(COMMAND)!.toString('latin1');
-    // Echoed verbatim in the answer, so the bytes serve as they are.
-    const tag = box.get(ASK);
+    // Read without a Buffer view, and without a new string when the name came lately.
+    const name = box instanceof DecodedBox ? box.read(COMMAND, this.recentNames.read)! : box.get(COMMAND)!.toString('latin1');
+    const tag = askTagOf(box);
     const typed = this.table.typedFor(name) ?? (name === StartTLS.name ? this.defaultStartTls : undefined);
     if (typed !== undefined) {
       this.runTyped(typed, box, tag);
@@ -100,7 +121,7 @@ export class ResponderRunner {
    * Declared errors are sent with their code (fatal ones then close); anything else is UNKNOWN and
    * closes, as does any failure of a fire-and-forget command (docs/amp-protocol.md §2.5).
    */
-  respondWithError(command: Command<any, any> | undefined, tag: Uint8Array | undefined, error: unknown): void {
+  respondWithError(command: Command<any, any> | undefined, tag: AskTag | undefined, error: unknown): void {
     const reason = error instanceof Error ? error : new AmpStateError(String(error));
     if (tag === undefined) {
       this.host.dropConnection(reason, true);
@@ -116,7 +137,7 @@ export class ResponderRunner {
     this.host.dropConnection(reason, true);
   }
 
-  private runTyped(entry: TypedEntry, box: AmpBox, tag: Uint8Array | undefined): void {
+  private runTyped(entry: TypedEntry, box: AmpBox, tag: AskTag | undefined): void {
     let result;
     try {
       const streamed = entry.command.arguments.streamedKeys.length > 0;
@@ -136,11 +157,11 @@ export class ResponderRunner {
     }
   }
 
-  private runRaw(handler: RawResponder, name: string, box: AmpBox, tag: Uint8Array | undefined): void {
+  private runRaw(handler: RawResponder, name: string, box: AmpBox, tag: AskTag | undefined): void {
     const answer = (fields: OutgoingBox) => {
       if (tag === undefined) return;
       const reply = new Map(fields instanceof Map ? fields : Object.entries(fields));
-      reply.set(ANSWER, tag);
+      reply.set(ANSWER, askBytes(tag));
       this.host.sendAnswer(encodeBox(reply));
     };
     let result;
@@ -172,13 +193,13 @@ export class ResponderRunner {
     );
   }
 
-  private respondWithValue(command: Command<any, any>, tag: Uint8Array | undefined, value: unknown): void {
+  private respondWithValue(command: Command<any, any>, tag: AskTag | undefined, value: unknown): void {
     if (value instanceof TlsAnswer) {
-      this.host.answerStartTls(tag, value.options);
+      this.host.answerStartTls(askBytes(tag), value.options);
       return;
     }
     if (value instanceof ProtocolSwitchAnswer) {
-      this.host.answerSwitch(tag, value.onSwitched);
+      this.host.answerSwitch(askBytes(tag), value.onSwitched);
       return;
     }
     if (tag === undefined) return;
@@ -197,10 +218,6 @@ export class ResponderRunner {
     }
     if (frame !== undefined) this.host.sendAnswer(frame);
   }
-}
-
-function latin1(chunk: Buffer, start: number, end: number): string {
-  return chunk.latin1Slice(start, end);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -8,11 +8,33 @@ export abstract class AmpType<Out, In = Out> {
   abstract readonly name: string;
   abstract encode(value: In): WireValue;
   abstract decode(bytes: Buffer): Out;
+  /**
+   * Optionally, the same as `decode(chunk.subarray(start, end))` without making that view: the
+   * built-in scalar types read their bytes in place, which saves an allocation per received value.
+   * Used only when it is defined at least as far down the class chain as `decode` (see
+   * `rangeDecoderOf`), so a subclass that overrides just `decode` is never bypassed.
+   */
+  decodeRange?(chunk: Buffer, start: number, end: number): Out;
 
   /** An optional argument: absent means the key is omitted, never a null on the wire. */
   optional(): Optional<Out, In> {
     return new Optional(this);
   }
+}
+
+/** A type that can decode a value in place, without a Buffer view of it. */
+export interface RangeDecoder<Out> {
+  decodeRange(chunk: Buffer, start: number, end: number): Out;
+}
+
+/** `type` when its `decodeRange` is the one that matches its `decode`, else undefined. */
+export function rangeDecoderOf<Out>(type: AmpType<Out, any>): RangeDecoder<Out> | undefined {
+  if (typeof type.decodeRange !== 'function') return undefined;
+  for (let level: object | null = type; level !== null; level = Object.getPrototypeOf(level) as object | null) {
+    if (Object.hasOwn(level, 'decodeRange')) return type as RangeDecoder<Out>;
+    if (Object.hasOwn(level, 'decode')) return undefined;
+  }
+  return undefined;
 }
 
 export class Optional<Out, In = Out> {

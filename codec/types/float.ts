@@ -18,4 +18,8 @@ export class FloatType extends AmpType<number> {
     }
     return value;
   }
+
+  override decodeRange(chunk: Buffer, start: number, end: number): number {
+    return parsePythonFloat(chunk.latin1Slice(start, end)) ?? this.decode(chunk.subarray(start, end));
+  }
 }

@@ -1,6 +1,6 @@
 import { InvalidValueError } from '../errors.js';
 import { AmpType } from './amp-type.js';
-import { PYTHON_INT_MAX_STR_DIGITS, parsePythonInt } from './python-int.js';
+import { PYTHON_INT_MAX_STR_DIGITS, parsePlainDecimal, parsePythonInt } from './python-int.js';
 
 /** Unbounded integers as ASCII decimal; decoded as bigint so nothing is ever rounded. */
 export class IntegerType extends AmpType<bigint, bigint | number> {
@@ -26,6 +26,11 @@ export class IntegerType extends AmpType<bigint, bigint | number> {
     if (value === undefined) throw new InvalidValueError(this.name, `invalid literal ${JSON.stringify(bytes.latin1Slice(0, Math.min(bytes.length, 40)))}`);
     return value;
   }
+
+  override decodeRange(chunk: Buffer, start: number, end: number): bigint {
+    const plain = parsePlainDecimal(chunk, start, end);
+    return plain === plain ? BigInt(plain) : this.decode(chunk.subarray(start, end));
+  }
 }
 
 /**
@@ -46,5 +51,11 @@ export class IntegerNumberType extends AmpType<number, number | bigint> {
       throw new InvalidValueError(this.name, `${value} is outside the safe integer range of a number`);
     }
     return Number(value);
+  }
+
+  override decodeRange(chunk: Buffer, start: number, end: number): number {
+    const plain = parsePlainDecimal(chunk, start, end);
+    // `+ 0` turns a "-0" into 0, as Number(-0n) does.
+    return plain === plain ? plain + 0 : this.decode(chunk.subarray(start, end));
   }
 }

@@ -18,3 +18,22 @@ export function parsePythonInt(text: string): bigint | undefined {
   const value = BigInt(digits);
   return match[1] === '-' ? -value : value;
 }
+
+/**
+ * The common case read straight from bytes: an optional '-' then 1 to 15 ASCII digits (always a
+ * safe integer). NaN for anything else, which then goes through `parsePythonInt`.
+ */
+export function parsePlainDecimal(chunk: Uint8Array, start: number, end: number): number {
+  let at = start;
+  const negative = at < end && chunk[at] === 0x2d;
+  if (negative) at++;
+  const digits = end - at;
+  if (digits < 1 || digits > 15) return NaN;
+  let value = 0;
+  for (; at < end; at++) {
+    const digit = chunk[at]! - 0x30;
+    if (digit < 0 || digit > 9) return NaN;
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
+}

@@ -16,4 +16,10 @@ export class UnicodeType extends AmpType<string> {
     if (!isUtf8(bytes)) throw new InvalidValueError(this.name, 'bytes are not valid UTF-8');
     return bytes.utf8Slice(0, bytes.length);
   }
+
+  override decodeRange(chunk: Buffer, start: number, end: number): string {
+    const text = chunk.utf8Slice(start, end);
+    // Invalid UTF-8 always comes out with U+FFFD in it: only then is the strict check needed.
+    return text.includes('\uFFFD') ? this.decode(chunk.subarray(start, end)) : text;
+  }
 }
