@@ -8,21 +8,14 @@ import { Duplex, PassThrough } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { defaultLogger, type Logger } from '../logger.js';
 import { FarmImportError, FarmWorkerError } from './errors.js';
+import type { TrialWorkerSpec } from '../master/trial-worker-link.js';
 import type { TrialWorkerHost, WorkerExit } from './worker-host.js';
 
-/** What to start on the farm worker; `workdir` is relative to its admin builder directory (default `build`). */
-export interface FarmWorkerRequest {
-  readonly kind: 'python' | 'node';
-  readonly python?: string;
-  readonly workdir?: string;
-  /** The trial temp directory, relative to `workdir`; the farm worker makes it. */
-  readonly directory: string;
-  readonly env?: Readonly<Record<string, string>>;
-  readonly workerArguments?: readonly string[];
-  /** Test names the farm worker's Python must import before the process starts. */
-  readonly importCheck?: readonly string[];
-  readonly dialect?: string;
-}
+/**
+ * What to start on the farm worker, as the master's trial_worker command takes it; `workdir` is
+ * relative to its admin builder directory (default `build`).
+ */
+export type FarmWorkerRequest = TrialWorkerSpec;
 
 /** The part of AdminClient this needs. */
 export interface TrialWorkerSocketSource {

@@ -13,6 +13,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeerAvailability } from './describe-with-peer.js';
+import { isProcessAlive } from '../../actors/process-identity.js';
 
 /** The third octet of 10.233.N.0/24 is taken under this directory (one entry per subnet, holding the owner's pid). */
 const SUBNET_LOCKS = join(tmpdir(), 'ampstate-netns-subnets');
@@ -49,14 +50,7 @@ function attempt(command: string, args: readonly string[]): string | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const alive = (pid: number): boolean => isProcessAlive(pid, 0);
 
 /** The pids of the processes living in a namespace (`ip netns pids`). */
 export function namespacePids(namespace: string): number[] {
