@@ -9,6 +9,7 @@ import { chmod, open, rename, rm, stat, type FileHandle } from 'node:fs/promises
 import { basename, dirname, join } from 'node:path';
 import { AmpStateError } from '../codec/errors.js';
 import { ownedTempName } from './owned-temp-files.js';
+import { FlushBehind } from './flush-behind.js';
 import { writeAll } from './write-blocks.js';
 
 /** The destination is a directory: there is no file to replace. */
@@ -28,12 +29,15 @@ export interface AtomicFileOptions {
 
 export class AtomicFile {
   private settled = false;
+  private readonly flushBehind: FlushBehind;
 
   private constructor(
     readonly destination: string,
     readonly tempPath: string,
     private readonly handle: FileHandle,
-  ) {}
+  ) {
+    this.flushBehind = new FlushBehind(handle);
+  }
 
   /** Creates the temp file; the destination's directory must exist. */
   static async create(destination: string, options: AtomicFileOptions): Promise<AtomicFile> {
@@ -59,11 +63,12 @@ export class AtomicFile {
       const { bytesWritten } = await this.handle.write(data, offset, data.length - offset);
       offset += bytesWritten;
     }
+    this.flushBehind.wrote(data.length);
   }
 
   /** Writes the blocks in order with writev, without joining them first. */
   async writeBlocks(blocks: readonly Buffer[]): Promise<void> {
-    await writeAll(this.handle, blocks);
+    this.flushBehind.wrote(await writeAll(this.handle, blocks));
   }
 
   /**
@@ -73,7 +78,7 @@ export class AtomicFile {
   async commit(): Promise<void> {
     if (this.settled) return;
     try {
-      await this.handle.sync();
+      await this.flushBehind.sync();
       await this.handle.close();
       await rename(this.tempPath, this.destination);
       this.settled = true;

@@ -26,6 +26,7 @@ import { inspectorFromEnvironment } from '../pino-inspector.js';
 import type { OrdersOwnCalls } from './proxies.js';
 import { SerialQueue } from './serial-queue.js';
 import { cutAt, writeAll } from '../write-blocks.js';
+import { FlushBehind } from '../flush-behind.js';
 
 export const TEMP_PREFIX = 'buildbot-transfer-';
 
@@ -67,6 +68,7 @@ export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
   private readonly logger: Logger;
   private readonly progress = new Subject<TransferProgress>();
   private handle: FileHandle | undefined;
+  private flushBehind: FlushBehind | undefined;
   private tempPath: string | undefined;
   private pendingTimes: readonly [number, number] | undefined;
   private readonly queue = new SerialQueue();
@@ -144,6 +146,7 @@ export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
       const handle = await this.ensureOpen();
       const kept = this.maxsize === null ? blocks : cutAt(blocks, Math.max(0, this.maxsize - this.written));
       const bytes = await writeAll(handle, kept);
+      this.flushBehind?.wrote(bytes);
       this.written += bytes;
       this.actor.send({ type: 'block', bytes, blocks: blocks.length });
       this.progress.next({ bytes: this.written });
@@ -170,9 +173,10 @@ export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
       await this.guard(async () => {
         const handle = await this.ensureOpen();
         // Synced before the rename: after a power loss the name must not point at unwritten blocks.
-        if (!this.directory) await handle.sync();
+        if (!this.directory) await (this.flushBehind ?? new FlushBehind(handle)).sync();
         await handle.close();
         this.handle = undefined;
+        this.flushBehind = undefined;
         // A directory upload that is closed rather than unpacked keeps its tar until cancelled.
         if (this.directory) return;
         // Mode and times go on the temp: the file appears under its name finished, or not at all.
@@ -285,6 +289,8 @@ export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
     const name = ownedTempName(TEMP_PREFIX, this.directory ? basename(this.destination) : '');
     const path = join(parent, name);
     this.handle = await open(path, 'wx', 0o600);
+    // A directory upload's tar is unpacked, never renamed into place: it is not synced.
+    if (!this.directory) this.flushBehind = new FlushBehind(this.handle);
     this.tempPath = path;
     // Checked again once it exists (docs/master-worker-protocol.md §3.1); an escape discards it.
     await assertPhysicallyInside(path, this.masterBasedir);
@@ -294,6 +300,7 @@ export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
   private async discardTemp(): Promise<void> {
     const handle = this.handle;
     this.handle = undefined;
+    this.flushBehind = undefined;
     await handle?.close().catch(() => undefined);
     await this.removeTemp();
   }

@@ -1,4 +1,5 @@
 /** bench/transfer's sequence: the file, the worker, then upload and download runs next to raw TCP. */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +22,16 @@ const PASSWORD = 'bench-password';
 function cpuSplit(run: AmpMeasured, bytes: number): string {
   const perGB = (seconds: number) => (seconds / (bytes / 1e9)).toFixed(2);
   return `(CPU s/GB: master ${perGB(run.masterCpuSeconds)}, worker ${perGB(run.workerCpuSeconds)})`;
+}
+
+/**
+ * Before a measured run, outside its timing: the previous run's copy is removed (freeing a 1 GiB
+ * file's blocks is not part of either transfer) and the page cache is written back, so a run does
+ * not pay for the disk work of the one before it.
+ */
+function settleDisk(previousCopy: string): void {
+  rmSync(previousCopy, { force: true });
+  execFileSync('sync');
 }
 
 export async function run(options: { json: boolean }): Promise<TransferBenchResult> {
@@ -65,8 +76,10 @@ export async function run(options: { json: boolean }): Promise<TransferBenchResu
     // Raw and ampstate interleaved, so load from other processes hits both.
     for (let i = 1; i <= repeats; i++) {
       log(`upload, run ${i} of ${repeats}: raw TCP, then ampstate…`);
+      settleDisk(join(masterBase, 'raw-upload.bin'));
       runs.upRaw.push(await rawTransfer(source, size, join(masterBase, 'raw-upload.bin')));
       runs.upDiscard.push(await rawTransfer(source, size, undefined));
+      settleDisk(uploaded);
       const up = await ampTransfer(`master-upload-${i}`, upload, size, worker.pid);
       runs.upAmp.push(up);
       log(`  raw ${runs.upRaw.at(-1)!.MBps.toFixed(1)} MB/s, ampstate ${up.MBps.toFixed(1)} MB/s ${cpuSplit(up, size)}`);
@@ -78,8 +91,10 @@ export async function run(options: { json: boolean }): Promise<TransferBenchResu
     const downloaded = join(buildDir, 'downloaded.bin');
     for (let i = 1; i <= repeats; i++) {
       log(`download, run ${i} of ${repeats}: raw TCP, then ampstate…`);
+      settleDisk(join(buildDir, 'raw-download.bin'));
       runs.downRaw.push(await rawTransfer(uploaded, size, join(buildDir, 'raw-download.bin')));
       runs.downDiscard.push(await rawTransfer(uploaded, size, undefined));
+      settleDisk(downloaded);
       const down = await ampTransfer(`master-download-${i}`, download, size, worker.pid);
       runs.downAmp.push(down);
       log(`  raw ${runs.downRaw.at(-1)!.MBps.toFixed(1)} MB/s, ampstate ${down.MBps.toFixed(1)} MB/s ${cpuSplit(down, size)}`);
