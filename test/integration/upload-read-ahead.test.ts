@@ -96,7 +96,8 @@ describe('uploadBlocks read-ahead', () => {
     } finally {
       await handle.close();
     }
-    expect(seen.size).toBe(1);
+    // Two: the chunk being sent and the next one, read meanwhile.
+    expect(seen.size).toBe(2);
     const fresh = await upload({ blocksize: 100_000, reuseBuffer: false, copy: false });
     expect(new Set(fresh.blocks.map((block) => block.buffer)).size).toBe(Math.ceil(content.length / (100_000 * 10)));
   });
@@ -147,9 +148,31 @@ describe('uploadBlocks read-ahead', () => {
     }
     expect(sent).toBe(content.length);
     expect(overwritten).toBe(0);
-    // A ring just large enough: no buffer per chunk, let alone per block.
+    // A ring just large enough (the chunk being sent, the one read ahead, those still held): no
+    // buffer per chunk, let alone per block, once the file is longer than the ring.
     const chunk = blocksize * Math.floor(READ_AHEAD / blocksize);
-    expect(buffers.size).toBe(1 + Math.ceil(retained / chunk));
+    expect(buffers.size).toBe(Math.min(Math.ceil(content.length / chunk), 2 + Math.ceil(retained / chunk)));
+  });
+
+  it('reads the next chunk while the blocks of this one are sent', async () => {
+    const { handle, reads } = await countingHandle();
+    const readsAtBlock: number[] = [];
+    try {
+      await uploadBlocks({
+        source: handle,
+        path,
+        blocksize: 61_440,
+        maxsize: null,
+        status: new TransferStatus(),
+        stopped: () => false,
+        reuseBuffer: true,
+        writeBlock: async () => void readsAtBlock.push(reads()),
+      });
+    } finally {
+      await handle.close();
+    }
+    // The second chunk's read has started before the first block leaves.
+    expect(readsAtBlock[0]).toBe(2);
   });
 
   it('the AMP channel declares the window less one block as still held when writeBlock resolves', () => {

@@ -4,7 +4,8 @@
  * channel may keep a window of them in flight).
  *
  * The file is read ahead in chunks of about READ_AHEAD bytes (a whole number of blocks) and sent
- * in `blocksize` slices: one read per megabyte rather than per block. The chunks come from a ring
+ * in `blocksize` slices: one read per megabyte rather than per block, and the next chunk is read
+ * while this one is sent. The chunks come from a ring
  * of buffers reused for the whole upload, just large enough that a chunk is refilled only once the
  * channel no longer holds any of its bytes (`retainedBytes`: the AMP channel sends blocks without
  * copying them, and a window of them may still be in flight): no per-block or per-chunk allocation,
@@ -58,12 +59,14 @@ class ChunkBuffers {
     private readonly chunkSize: number,
     retained: number | undefined,
   ) {
-    this.count = retained === undefined ? 0 : 1 + Math.ceil(Math.max(0, retained) / chunkSize);
+    // The chunk being sent, the one being read ahead, and those the channel may still hold.
+    this.count = retained === undefined ? 0 : 2 + Math.ceil(Math.max(0, retained) / chunkSize);
   }
 
   /**
-   * A buffer for the next chunk. Reused after `count` chunks: by then more than `retained` bytes
-   * have been sent since the last of its bytes were, so the channel holds none of them any more.
+   * A buffer for the next chunk, read while the one before it is sent. Reused after `count`
+   * chunks: by then more than `retained` bytes have been sent since the last of its bytes were, so
+   * the channel holds none of them any more.
    */
   take(): Buffer {
     if (this.count === 0) return Buffer.allocUnsafe(this.chunkSize);
@@ -79,27 +82,46 @@ export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
   // A whole number of blocks, so every block but the last is full, as without read-ahead.
   const chunkSize = options.blocksize * Math.max(1, Math.floor(READ_AHEAD / options.blocksize));
   const buffers = new ChunkBuffers(chunkSize, options.reuseBuffer === true ? 0 : options.retainedBytes);
-  let chunk: Buffer = Buffer.alloc(0);
+  // Bytes not yet asked of the file: never more than the limit allows, since what is read past it
+  // would not be sent anyway.
+  let unread = options.maxsize;
   let eof = false;
-  for (;;) {
-    if (status.interrupted || options.stopped() || source === null) return;
-    const length = remaining === null ? options.blocksize : Math.min(options.blocksize, remaining);
-    if (length <= 0) {
-      // Buildbot stops once the limit is used up without probing for EOF, so a file of exactly
-      // maxsize bytes is reported as truncated too. Kept: masters rely on the same rc.
-      status.fail(maxsizeReachedMessage(options.path));
-      return;
+  const readChunk = (): Promise<Buffer> | undefined => {
+    if (eof || source === null) return undefined;
+    const wanted = unread === null ? chunkSize : Math.min(chunkSize, unread);
+    if (wanted <= 0) return undefined;
+    if (unread !== null) unread -= wanted;
+    return readBlock(source, wanted, buffers.take()).then((chunk) => {
+      if (chunk.length < wanted) eof = true;
+      return chunk;
+    });
+  };
+  // The next chunk is read while this one is sent, so the disk and the network work side by side.
+  let next = readChunk();
+  let chunk: Buffer = Buffer.alloc(0);
+  try {
+    for (;;) {
+      if (status.interrupted || options.stopped() || source === null) return;
+      const length = remaining === null ? options.blocksize : Math.min(options.blocksize, remaining);
+      if (length <= 0) {
+        // Buildbot stops once the limit is used up without probing for EOF, so a file of exactly
+        // maxsize bytes is reported as truncated too. Kept: masters rely on the same rc.
+        status.fail(maxsizeReachedMessage(options.path));
+        return;
+      }
+      if (chunk.length === 0) {
+        if (next === undefined) return;
+        chunk = await next;
+        next = readChunk();
+      }
+      const data = chunk.subarray(0, length);
+      chunk = chunk.subarray(data.length);
+      if (data.length === 0) return;
+      if (remaining !== null) remaining -= data.length;
+      await options.writeBlock(data);
     }
-    if (chunk.length === 0 && !eof) {
-      // Never more than the limit allows: what is read past it would not be sent anyway.
-      const wanted = remaining === null ? chunkSize : Math.min(chunkSize, remaining);
-      chunk = await readBlock(source, wanted, buffers.take());
-      eof = chunk.length < wanted;
-    }
-    const data = chunk.subarray(0, length);
-    chunk = chunk.subarray(data.length);
-    if (data.length === 0) return;
-    if (remaining !== null) remaining -= data.length;
-    await options.writeBlock(data);
+  } finally {
+    // A read still running when the upload ends is not waited for; its error is not the upload's.
+    next?.catch(() => undefined);
   }
 }
