@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 /**
  * Trial workers on farm workers (issue #16): a FarmWorkerHost opened through a real master's admin
  * API starts a trial worker on a real ampstate worker, and the manager's AMP (Start, Run, the
  * result commands) crosses the WebSocket, the master and the farm connection to its fds 3 and 4.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FarmWorkerHost, type FarmWorkerRequest } from '../../actors/trial/farm-worker-host.js';
@@ -16,9 +17,10 @@ import { RemoteCommand } from '../../actors/master/remote-command.js';
 import { CommandInput } from '../../codec/protocols/worker-commands.js';
 import { CommandRejectedError, UnknownCommandIdError } from '../../codec/protocols/worker-errors.js';
 import { isAlive, waitFor } from '../worker/helpers.js';
-import { peerAvailability, peerEnv, TWISTED_PEERS } from '../support/twisted-peers.js';
+import { describeEachTwisted, peerEnv } from '../support/twisted-peers.js';
 import { temporaryDirectory } from '../support/temp-directory.js';
 import { Farm, TrialDriver } from './farm.js';
+import { makeStartDirectory } from '../../actors/worker/commands/trial-worker.js';
 
 const JS_FIXTURES = new URL('../trial/js-fixtures', import.meta.url).pathname;
 
@@ -62,9 +64,9 @@ function pythonRequest(env: NodeJS.ProcessEnv, extra: Partial<FarmWorkerRequest>
   return { kind: 'python', python: '/usr/bin/python3', workdir: project, directory: `_trial_temp/${Math.random()}`, env: pythonEnv, ...extra };
 }
 
-for (const peer of TWISTED_PEERS) {
-  const availability = peerAvailability(peer);
-  describe.skipIf(!availability.available)(`a ${peer.label} trial worker on a farm worker`, () => {
+// Under CI=true a missing Twisted fails these (describeWithPeer), it never skips them.
+describeEachTwisted('a trial worker on a farm worker', (peer) => {
+  {
     it('takes Start and Runs over the farm, reports results, and exits at EOF', async () => {
       const host = new FarmWorkerHost(farm.client(), 'w1', pythonRequest(peerEnv(peer), { importCheck: ['farmpkg.test_farmed'] }));
       await host.spawned;
@@ -89,8 +91,8 @@ for (const peer of TWISTED_PEERS) {
       expect(await host.exited).toEqual({ code: 0, signal: null });
       expect(host.failure).toBeUndefined();
     }, 60_000);
-  });
-}
+  }
+});
 
 describe('a TypeScript trial worker on a farm worker', () => {
   it('runs node:test files it was sent, in the dialect it was told', async () => {
@@ -209,3 +211,35 @@ describe('the admin server closing', () => {
     }
   }, 60_000);
 });
+
+describe("a farm worker's start directory", () => {
+  it("gets trial's _trial_marker in a temp directory it makes, and leaves an existing one as it is", async () => {
+    const workdir = temporaryDirectory('ampstate-farm-marker-');
+    await makeStartDirectory(join(workdir, '_trial_temp', '1'));
+    expect(existsSync(join(workdir, '_trial_temp', '1'))).toBe(true);
+    expect(readFileSync(join(workdir, '_trial_temp', '_trial_marker'), 'utf8')).toBe('');
+    // The second worker's directory: the temp is there already.
+    rmSync(join(workdir, '_trial_temp', '_trial_marker'));
+    await makeStartDirectory(join(workdir, '_trial_temp', '2'));
+    expect(existsSync(join(workdir, '_trial_temp', '_trial_marker'))).toBe(false);
+    // The workdir made too.
+    await makeStartDirectory(join(workdir, 'fresh', 'sub', '_trial_temp', '0'));
+    expect(existsSync(join(workdir, 'fresh', 'sub', '_trial_temp', '_trial_marker'))).toBe(true);
+    expect(existsSync(join(workdir, 'fresh', '_trial_marker'))).toBe(false);
+  });
+});
+
+describeEachTwisted(
+  "a farm worker's temp directory, then a plain trial run in its workdir",
+  (peer) => {
+    it('trial wipes it and runs (it refuses a _trial_temp without a marker)', async () => {
+      const workdir = temporaryDirectory('ampstate-farm-marker-trial-');
+      writeFileSync(join(workdir, 'test_after_farm.py'), 'from twisted.trial import unittest\nclass After(unittest.TestCase):\n    def test_it(self):\n        pass\n');
+      await makeStartDirectory(join(workdir, '_trial_temp', '0'));
+      const run = spawnSync(peer.python, ['-m', 'twisted.trial', 'test_after_farm'], { cwd: workdir, env: peerEnv(peer), encoding: 'utf8' });
+      expect(run.stdout + run.stderr).toContain('PASSED (successes=1)');
+      expect(run.status).toBe(0);
+      expect(existsSync(join(workdir, '_trial_temp', '0'))).toBe(false);
+    }, 30_000);
+  },
+);

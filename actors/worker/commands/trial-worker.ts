@@ -11,8 +11,8 @@
  * `trial_import_failures [{name, reason}]` and fails the command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { compiledAsset } from '../../trial/assets.js';
@@ -26,6 +26,18 @@ export const TRIAL_WORKER_COMMAND_CLASS = 'TrialWorkerCommand';
 export const TRIAL_WORKER_REQUIRED_ARGS = ['kind', 'workdir', 'directory'] as const;
 /** The largest `trial_amp` chunk: one msgpack value inside one AMP value (65535 bytes) with room to spare. */
 export const TRIAL_AMP_CHUNK_BYTES = 32 * 1024;
+
+/**
+ * Makes the worker's start directory (`<temp>/<index>`). A temp directory made here gets trial's
+ * empty `_trial_marker`, as trial gives its own: a later plain `trial` run in this workdir refuses
+ * to wipe a `_trial_temp` without one. One that already existed is left as it is.
+ */
+export async function makeStartDirectory(directory: string): Promise<void> {
+  const temp = dirname(directory);
+  // mkdir answers with the first directory it made: the temp was made here if that is it or above it.
+  const made = await mkdir(directory, { recursive: true });
+  if (made !== undefined && !relative(made, temp).startsWith('..')) await writeFile(join(temp, '_trial_marker'), '');
+}
 
 /** The worker process is gone (or never came): input for its fd 3 has nowhere to go. */
 export class TrialWorkerNotRunningError extends WorkerCommandError {
@@ -88,7 +100,7 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
       try {
         const workdir = resolve(context.env.basedir, settings.workdir);
         const directory = resolve(workdir, settings.directory);
-        await mkdir(directory, { recursive: true });
+        await makeStartDirectory(directory);
         const environ = { ...computeChildEnvironment(settings.env, context.env.environ), PWD: workdir };
         if (settings.importCheck.length > 0 && !stopping) {
           check = checkImports(settings.python, settings.importCheck, workdir, environ);
