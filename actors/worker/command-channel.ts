@@ -89,14 +89,14 @@ export class AmpCommandChannel implements CommandChannel {
     this.resolveReleased();
   }
 
-  sendUpdate(entries: readonly UpdateEntry[]): void {
-    if (entries.length === 0 || this.completed) return;
+  sendUpdate(entries: readonly UpdateEntry[]): Promise<void> {
+    if (entries.length === 0 || this.completed) return Promise.resolve();
     if (this.held !== undefined) {
       const copy = [...entries];
-      this.held.push(() => this.sendUpdateNow(copy));
-      return;
+      const held = this.held;
+      return new Promise((acknowledged) => held.push(() => void this.sendUpdateNow(copy).then(acknowledged)));
     }
-    this.sendUpdateNow(entries);
+    return this.sendUpdateNow(entries);
   }
 
   /** `Complete`, after every update: the last box of the command (docs/master-worker-protocol.md §2.1). */
@@ -210,12 +210,15 @@ export class AmpCommandChannel implements CommandChannel {
 
   // ---------------------------------------------------------------- internals
 
-  private sendUpdateNow(entries: readonly UpdateEntry[]): void {
-    for (const batch of this.fitToValues(entries)) {
-      this.call(Update, { commandId: this.commandId, updates: batch }).catch((error: unknown) =>
-        this.logger.warn({ err: error }, 'master did not accept an update'),
-      );
-    }
+  /** Settles once the master answered every batch, whichever way. */
+  private sendUpdateNow(entries: readonly UpdateEntry[]): Promise<void> {
+    const answers = this.fitToValues(entries).map((batch) =>
+      this.call(Update, { commandId: this.commandId, updates: batch }).then(
+        () => undefined,
+        (error: unknown) => this.logger.warn({ err: error }, 'master did not accept an update'),
+      ),
+    );
+    return answers.length === 1 ? answers[0]! : Promise.all(answers).then(() => undefined);
   }
 
   /**

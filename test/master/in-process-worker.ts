@@ -157,9 +157,11 @@ export class InProcessWorker implements WorkerOps {
     const writes = new WindowedWrites(this.options.window ?? 1, (data) => this.call('write', commandId, (master) => master.uploadWrite(commandId, data)));
     const noteWindow = () => (this.maxWritesInFlight = Math.max(this.maxWritesInFlight, writes.maxInFlight));
     return {
-      sendUpdate: (entries) => {
-        void this.call('update', commandId, (master) => master.update(commandId, entries)).catch(() => undefined);
-      },
+      sendUpdate: (entries) =>
+        this.call('update', commandId, (master) => master.update(commandId, entries)).then(
+          () => undefined,
+          () => undefined,
+        ),
       writeBlock: async (data) => {
         await writes.write(data);
         noteWindow();

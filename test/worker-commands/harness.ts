@@ -31,8 +31,9 @@ export class FakeMaster implements CommandChannel {
   onCall: ((call: string, index: number) => void | Promise<void>) | undefined;
   private writeCount = 0;
 
-  sendUpdate(entries: readonly UpdateEntry[]): void {
+  sendUpdate(entries: readonly UpdateEntry[]): Promise<void> {
     this.batches.push([...entries]);
+    return Promise.resolve();
   }
 
   get updates(): UpdateEntry[] {

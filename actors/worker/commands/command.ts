@@ -19,8 +19,10 @@ export interface CommandChannel {
    * Send one batch of updates now, as one wire `update`. Output text (stdout/stderr/header/log)
    * has already been cut into whole lines and batched by the command's {@link OutputBuffer}, so
    * the session must not buffer again (that would add a second `buffer_timeout` of latency).
+   * Settles (never rejects) once the master has acknowledged the update or it failed: a command
+   * may wait on that to keep its output from piling up (backpressure).
    */
-  sendUpdate(entries: readonly UpdateEntry[]): void;
+  sendUpdate(entries: readonly UpdateEntry[]): Promise<void>;
   /** Master-side FileWriter (uploads). Each promise resolves when the master acked. */
   writeBlock(data: Buffer): Promise<void>;
   /**

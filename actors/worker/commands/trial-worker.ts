@@ -28,6 +28,13 @@ export const TRIAL_WORKER_REQUIRED_ARGS = ['kind', 'workdir', 'directory'] as co
 export const TRIAL_AMP_CHUNK_BYTES = 32 * 1024;
 
 /**
+ * Bytes of fd 4 read but not yet acknowledged by the master (16 `trial_amp` updates) past which
+ * fd 4 is no longer read: a worker that outruns a slow master then blocks on its pipe, as it would
+ * under a local manager, instead of its output piling up in this process.
+ */
+export const TRIAL_AMP_UNACKNOWLEDGED_BYTES = 16 * TRIAL_AMP_CHUNK_BYTES;
+
+/**
  * Makes the worker's start directory (`<temp>/<index>`). A temp directory made here gets trial's
  * empty `_trial_marker`, as trial gives its own: a later plain `trial` run in this workdir refuses
  * to wipe a `_trial_temp` without one. One that already existed is left as it is.
@@ -153,8 +160,15 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
     // A worker that died makes writes fail with EPIPE; its exit is what the master hears about.
     toWorker.on('error', (error) => context.logger?.debug({ err: error }, 'trial worker fd 3 write failed'));
     worker.stdin!.on('error', () => undefined);
-    const forwardAmp = coalescedChunks((chunk) => sendNow([['trial_amp', chunk]]));
-    fromWorker.on('data', forwardAmp.push);
+    const window = readWindow(fromWorker, TRIAL_AMP_UNACKNOWLEDGED_BYTES);
+    const forwardAmp = coalescedChunks((chunk) => {
+      if (killed) window.acknowledged(chunk.length);
+      else void context.channel.sendUpdate([['trial_amp', chunk]]).then(() => window.acknowledged(chunk.length));
+    });
+    fromWorker.on('data', (data: Buffer) => {
+      window.read(data.length);
+      forwardAmp.push(data);
+    });
     forwardText(worker.stdout!, 'stdout');
     forwardText(worker.stderr!, 'stderr');
 
@@ -218,5 +232,23 @@ function coalescedChunks(send: (chunk: Buffer) => void): { push: (data: Buffer) 
       }
     },
     flush,
+  };
+}
+
+/**
+ * Counts the bytes read from `stream` that the master has not acknowledged yet: at `limit` the
+ * stream is paused, and resumed once the count falls below it again.
+ */
+function readWindow(stream: Readable, limit: number): { read: (bytes: number) => void; acknowledged: (bytes: number) => void } {
+  let unacknowledged = 0;
+  return {
+    read(bytes) {
+      unacknowledged += bytes;
+      if (unacknowledged >= limit) stream.pause();
+    },
+    acknowledged(bytes) {
+      unacknowledged -= bytes;
+      if (unacknowledged < limit && stream.isPaused()) stream.resume();
+    },
   };
 }
