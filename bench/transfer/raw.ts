@@ -55,17 +55,23 @@ async function nextLine(lines: AsyncIterableIterator<Line>, what: string): Promi
   return value;
 }
 
+/** A raw TCP run, with how far each end's RSS rose over it (plain Node sockets' own memory floor). */
+export interface RawMeasured extends Measured {
+  readonly senderRssGrowth: number;
+  readonly receiverRssGrowth: number;
+}
+
 /** Moves `source` (`bytes` long) through a plain socket into `dest`, or drops it when `dest` is undefined. */
-export async function rawTransfer(source: string, bytes: number, dest: string | undefined): Promise<Measured> {
+export async function rawTransfer(source: string, bytes: number, dest: string | undefined): Promise<RawMeasured> {
   const receiver = rawChild(dest === undefined ? ['receive'] : ['receive', dest]);
   try {
     const { port } = (await nextLine(receiver.lines, 'listening')) as { port: number };
     const sender = rawChild(['send', String(port), source]);
-    const result = (await nextLine(receiver.lines, 'reporting')) as { bytes: number; seconds: number; cpu_seconds: number };
-    const sent = (await nextLine(sender.lines, 'reporting')) as { cpu_seconds: number };
+    const result = (await nextLine(receiver.lines, 'reporting')) as { bytes: number; seconds: number; cpu_seconds: number; rss_growth_bytes: number };
+    const sent = (await nextLine(sender.lines, 'reporting')) as { cpu_seconds: number; rss_growth_bytes: number };
     if ((await sender.exited) !== 0 || (await receiver.exited) !== 0) throw new Error('transfer-raw failed');
     if (result.bytes !== bytes) throw new Error(`raw TCP moved ${result.bytes} of ${bytes} bytes`);
-    return measured(bytes, result.seconds, result.cpu_seconds + sent.cpu_seconds);
+    return { ...measured(bytes, result.seconds, result.cpu_seconds + sent.cpu_seconds), senderRssGrowth: sent.rss_growth_bytes, receiverRssGrowth: result.rss_growth_bytes };
   } finally {
     if (receiver.child.exitCode === null) receiver.child.kill('SIGKILL');
     if (dest !== undefined) rmSync(dest, { force: true });

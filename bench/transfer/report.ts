@@ -2,6 +2,7 @@
 import { median } from '../support/measure.js';
 import { best, type AmpMeasured, type Measured } from './measure.js';
 import { MB, MiB } from './environment.js';
+import type { RawMeasured } from './raw.js';
 
 export const WORKER_PEAK_GOAL_MB = 100;
 export const RSS_GROWTH_GOAL_MB = 32;
@@ -21,6 +22,13 @@ export interface DirectionResult {
   /** The largest peak-less-idle of the runs. */
   master_rss_growth_MB: number;
   worker_rss_growth_MB: number;
+  /**
+   * The same figure for plain Node sockets in the raw runs (into a file) of this bench: the floor
+   * a Node process moving the file reaches without ampstate. Sender and receiver, as
+   * master/worker are for the direction.
+   */
+  raw_tcp_sender_rss_growth_MB: number;
+  raw_tcp_receiver_rss_growth_MB: number;
   runs_MBps: number[];
   /** CPU seconds of both ends per 10^9 bytes (median of the runs). */
   ampstate_cpu_s_per_GB: number;
@@ -40,7 +48,7 @@ export const round = (value: number, digits = 1) => Math.round(value * 10 ** dig
 const mb = (bytes: number) => round(bytes / MB, 1);
 
 /** One direction's figures: the best run's throughput, the worst run's memory, the median CPU. */
-export function direction(amp: readonly AmpMeasured[], raw: readonly Measured[], discarded: readonly Measured[], bytes: number): DirectionResult {
+export function direction(amp: readonly AmpMeasured[], raw: readonly RawMeasured[], discarded: readonly Measured[], bytes: number): DirectionResult {
   const cpuPerGB = (runs: readonly Measured[]) => round(median(runs.map((run) => run.cpuSeconds)) / (bytes / 1e9), 2);
   const fastest = best(amp);
   const rawBest = best(raw);
@@ -55,6 +63,8 @@ export function direction(amp: readonly AmpMeasured[], raw: readonly Measured[],
     worker_rss_before_MB: mb(Math.min(...amp.map((run) => run.workerRssBefore))),
     master_rss_growth_MB: mb(Math.max(...amp.map((run) => run.masterPeakRss - run.masterRssBefore))),
     worker_rss_growth_MB: mb(Math.max(...amp.map((run) => run.workerPeakRss - run.workerRssBefore))),
+    raw_tcp_sender_rss_growth_MB: mb(Math.max(...raw.map((run) => run.senderRssGrowth))),
+    raw_tcp_receiver_rss_growth_MB: mb(Math.max(...raw.map((run) => run.receiverRssGrowth))),
     runs_MBps: amp.map((run) => round(run.MBps)),
     ampstate_cpu_s_per_GB: cpuPerGB(amp),
     raw_tcp_cpu_s_per_GB: cpuPerGB(raw),
@@ -93,6 +103,12 @@ export function printReport(result: TransferBenchResult): void {
   const minShare = Math.min(result.upload.share_of_raw, result.download.share_of_raw);
   const maxGrowth = Math.max(result.upload.master_rss_growth_MB, result.upload.worker_rss_growth_MB, result.download.master_rss_growth_MB, result.download.worker_rss_growth_MB);
   const workerPeak = Math.max(result.upload.worker_peak_rss_MB, result.download.worker_peak_rss_MB);
+  const rawGrowth = Math.max(
+    result.upload.raw_tcp_sender_rss_growth_MB,
+    result.upload.raw_tcp_receiver_rss_growth_MB,
+    result.download.raw_tcp_sender_rss_growth_MB,
+    result.download.raw_tcp_receiver_rss_growth_MB,
+  );
   const lines = [
     '',
     `bench/transfer — ${round(result.size_bytes / MiB, 0)} MiB over loopback TCP, ${result.blocksize}-byte blocks, window ${result.transfer_window} (best of the runs)`,
@@ -102,7 +118,7 @@ export function printReport(result: TransferBenchResult): void {
     ...cells.map(format),
     '',
     `ampstate / raw TCP:  ${(minShare * 100).toFixed(0)} % at worst   (goal ≥ ${THROUGHPUT_GOAL * 100} %: ${goal(result.goals.throughput_share_met)})`,
-    `RSS growth:          ${maxGrowth.toFixed(1)} MB at most  (goal ≤ ${RSS_GROWTH_GOAL_MB} MB on each side: ${goal(result.goals.rss_growth_met)})`,
+    `RSS growth:          ${maxGrowth.toFixed(1)} MB at most  (goal ≤ ${RSS_GROWTH_GOAL_MB} MB on each side: ${goal(result.goals.rss_growth_met)}; plain Node sockets in the raw runs: ${rawGrowth.toFixed(1)} MB at most)`,
     `worker peak RSS:     ${workerPeak.toFixed(1)} MB  (goal < ${WORKER_PEAK_GOAL_MB} MB: ${goal(result.goals.worker_peak_met)})`,
     '',
   ];

@@ -9,7 +9,7 @@ import { downloadFile, uploadFile } from '../../actors/master/transfers.js';
 import type { AmpMeasured, Measured } from './measure.js';
 import { ampTransfer } from './measure.js';
 import { envNumber, log, MiB } from './environment.js';
-import { rawTransfer } from './raw.js';
+import { rawTransfer, type RawMeasured } from './raw.js';
 import { direction, goals, printReport, round, type TransferBenchResult } from './report.js';
 import { sha256, writeTestFile } from './test-file.js';
 import { attached, spawnWorker, type WorkerChild } from './worker-child.js';
@@ -72,7 +72,7 @@ export async function run(options: { json: boolean }): Promise<TransferBenchResu
     const download = () =>
       downloadFile(connection, { builderName: BUILDER, mastersrc: 'uploaded.bin', workerdest: 'downloaded.bin', masterBasedir: masterBase, blocksize: MAX_BLOCK_SIZE });
 
-    const runs = { upAmp: [] as AmpMeasured[], upRaw: [] as Measured[], upDiscard: [] as Measured[], downAmp: [] as AmpMeasured[], downRaw: [] as Measured[], downDiscard: [] as Measured[] };
+    const runs = { upAmp: [] as AmpMeasured[], upRaw: [] as RawMeasured[], upDiscard: [] as Measured[], downAmp: [] as AmpMeasured[], downRaw: [] as RawMeasured[], downDiscard: [] as Measured[] };
     // Raw and ampstate interleaved, so load from other processes hits both.
     for (let i = 1; i <= repeats; i++) {
       log(`upload, run ${i} of ${repeats}: raw TCP, then ampstate…`);
