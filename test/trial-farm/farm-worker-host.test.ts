@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
  * API starts a trial worker on a real ampstate worker, and the manager's AMP (Start, Run, the
  * result commands) crosses the WebSocket, the master and the farm connection to its fds 3 and 4.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FarmWorkerHost, type FarmWorkerRequest } from '../../actors/trial/farm-worker-host.js';
@@ -20,7 +20,7 @@ import { isAlive, waitFor } from '../worker/helpers.js';
 import { describeEachTwisted, peerEnv } from '../support/twisted-peers.js';
 import { temporaryDirectory } from '../support/temp-directory.js';
 import { Farm, TrialDriver } from './farm.js';
-import { makeStartDirectory } from '../../actors/worker/commands/trial-worker.js';
+import { makeStartDirectory, removeUnusedStartDirectory } from '../../actors/worker/commands/trial-worker.js';
 
 const JS_FIXTURES = new URL('../trial/js-fixtures', import.meta.url).pathname;
 
@@ -109,6 +109,47 @@ describe('a TypeScript trial worker on a farm worker', () => {
     expect(driver.collector.dialect).toBe('22.4');
     host.amp.end();
     expect(await host.exited).toEqual({ code: 0, signal: null });
+  }, 60_000);
+});
+
+describe("a farm worker's start directory, once the worker has ended", () => {
+  // A surplus worker: the pool stops it (EOF on fd 3) before it gets Start.
+  it('is removed for a worker stopped before Start (a surplus one); the temp directory and its marker stay', async () => {
+    if (!existsSync(new URL('../../dist/actors/trial/worker-main.js', import.meta.url))) throw new Error('dist/ is not built: run npx tsc -p tsconfig.json first');
+    const temp = `_trial_temp_surplus_${process.pid}_${Date.now()}`;
+    const host = new FarmWorkerHost(farm.client(), 'w2', { kind: 'node', workdir: project, directory: `${temp}/0` });
+    await host.spawned;
+    expect(existsSync(host.startDirectory)).toBe(true);
+    host.amp.end();
+    expect(await host.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(host.startDirectory)).toBe(false);
+    expect(readdirSync(join(project, temp))).toEqual(['_trial_marker']);
+  }, 60_000);
+
+  it('is kept when the worker got Start, left something in it, or found it there', async () => {
+    if (!existsSync(new URL('../../dist/actors/trial/worker-main.js', import.meta.url))) throw new Error('dist/ is not built: run npx tsc -p tsconfig.json first');
+    const temp = `_trial_temp_kept_${process.pid}_${Date.now()}`;
+    const used = new FarmWorkerHost(farm.client(), 'w2', { kind: 'node', workdir: project, directory: `${temp}/0` });
+    await used.spawned;
+    writeFileSync(join(used.startDirectory, 'artefact'), 'a test wrote this');
+    used.amp.end();
+    await used.exited;
+    expect(readFileSync(join(used.startDirectory, 'artefact'), 'utf8')).toBe('a test wrote this');
+
+    // A worker that got Start and left nothing: trial keeps a directory per worker that ran.
+    const started = new FarmWorkerHost(farm.client(), 'w2', { kind: 'node', workdir: project, directory: `${temp}/2` });
+    await started.spawned;
+    await new TrialDriver(started).start();
+    started.amp.end();
+    await started.exited;
+    expect(readdirSync(started.startDirectory)).toEqual([]);
+
+    mkdirSync(join(project, temp, '1'));
+    const existing = new FarmWorkerHost(farm.client(), 'w2', { kind: 'node', workdir: project, directory: `${temp}/1` });
+    await existing.spawned;
+    existing.amp.end();
+    await existing.exited;
+    expect(existsSync(join(project, temp, '1'))).toBe(true);
   }, 60_000);
 });
 
@@ -215,8 +256,9 @@ describe('the admin server closing', () => {
 describe("a farm worker's start directory", () => {
   it("gets trial's _trial_marker in a temp directory it makes, and leaves an existing one as it is", async () => {
     const workdir = temporaryDirectory('ampstate-farm-marker-');
-    await makeStartDirectory(join(workdir, '_trial_temp', '1'));
+    expect(await makeStartDirectory(join(workdir, '_trial_temp', '1'))).toBe(true);
     expect(existsSync(join(workdir, '_trial_temp', '1'))).toBe(true);
+    expect(await makeStartDirectory(join(workdir, '_trial_temp', '1'))).toBe(false);
     expect(readFileSync(join(workdir, '_trial_temp', '_trial_marker'), 'utf8')).toBe('');
     // The second worker's directory: the temp is there already.
     rmSync(join(workdir, '_trial_temp', '_trial_marker'));
@@ -226,6 +268,18 @@ describe("a farm worker's start directory", () => {
     await makeStartDirectory(join(workdir, 'fresh', 'sub', '_trial_temp', '0'));
     expect(existsSync(join(workdir, 'fresh', 'sub', '_trial_temp', '_trial_marker'))).toBe(true);
     expect(existsSync(join(workdir, 'fresh', '_trial_marker'))).toBe(false);
+  });
+
+  it('is removed once the worker has ended only when nothing is in it', async () => {
+    const workdir = temporaryDirectory('ampstate-farm-unused-');
+    mkdirSync(join(workdir, 'empty'));
+    mkdirSync(join(workdir, 'used'));
+    writeFileSync(join(workdir, 'used', 'artefact'), 'kept');
+    expect(await removeUnusedStartDirectory(join(workdir, 'empty'))).toBe(true);
+    expect(existsSync(join(workdir, 'empty'))).toBe(false);
+    expect(await removeUnusedStartDirectory(join(workdir, 'used'))).toBe(false);
+    expect(readFileSync(join(workdir, 'used', 'artefact'), 'utf8')).toBe('kept');
+    expect(await removeUnusedStartDirectory(join(workdir, 'missing'))).toBe(false);
   });
 });
 

@@ -11,9 +11,10 @@
  * `trial_import_failures [{name, reason}]` and fails the command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import type { Logger } from 'pino';
 import { StringDecoder } from 'node:string_decoder';
 import { compiledAsset } from '../../trial/assets.js';
 import { computeChildEnvironment } from './child-environment.js';
@@ -35,15 +36,34 @@ export const TRIAL_AMP_CHUNK_BYTES = 32 * 1024;
 export const TRIAL_AMP_UNACKNOWLEDGED_BYTES = 16 * TRIAL_AMP_CHUNK_BYTES;
 
 /**
- * Makes the worker's start directory (`<temp>/<index>`). A temp directory made here gets trial's
- * empty `_trial_marker`, as trial gives its own: a later plain `trial` run in this workdir refuses
- * to wipe a `_trial_temp` without one. One that already existed is left as it is.
+ * Makes the worker's start directory (`<temp>/<index>`) and says whether it made it (false when it
+ * was there already). A temp directory made here gets trial's empty `_trial_marker`, as trial gives
+ * its own: a later plain `trial` run in this workdir refuses to wipe a `_trial_temp` without one.
+ * One that already existed is left as it is.
  */
-export async function makeStartDirectory(directory: string): Promise<void> {
+export async function makeStartDirectory(directory: string): Promise<boolean> {
   const temp = dirname(directory);
   // mkdir answers with the first directory it made: the temp was made here if that is it or above it.
   const made = await mkdir(directory, { recursive: true });
-  if (made !== undefined && !relative(made, temp).startsWith('..')) await writeFile(join(temp, '_trial_marker'), '');
+  if (made === undefined) return false;
+  if (!relative(made, temp).startsWith('..')) await writeFile(join(temp, '_trial_marker'), '');
+  return true;
+}
+
+/**
+ * For a worker that ended without ever being sent a byte on fd 3, so without Start (a surplus one
+ * the manager stopped): removes the start directory this command made, if nothing is in it, so it
+ * leaves no directory on its farm worker. One that holds anything is kept (rmdir, never a recursive
+ * removal). Says whether it removed it.
+ */
+export async function removeUnusedStartDirectory(directory: string, logger?: Logger): Promise<boolean> {
+  try {
+    await rmdir(directory);
+    return true;
+  } catch (error) {
+    logger?.debug({ err: error, directory }, 'the trial start directory is kept');
+    return false;
+  }
 }
 
 /** The worker process is gone (or never came): input for its fd 3 has nowhere to go. */
@@ -86,6 +106,8 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
   let stopping = false;
   /** The connection is gone: nothing more is sent. */
   let killed = false;
+  /** fd 3 has been given bytes: the worker may have had Start. */
+  let sentInput = false;
   let resolveFd3!: (pipe: Writable | undefined) => void;
   const fd3 = new Promise<Writable | undefined>((resolveIt) => (resolveFd3 = resolveIt));
 
@@ -104,10 +126,11 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
 
   return {
     async run() {
+      const workdir = resolve(context.env.basedir, settings.workdir);
+      const directory = resolve(workdir, settings.directory);
+      let madeStartDirectory = false;
       try {
-        const workdir = resolve(context.env.basedir, settings.workdir);
-        const directory = resolve(workdir, settings.directory);
-        await makeStartDirectory(directory);
+        madeStartDirectory = await makeStartDirectory(directory);
         const environ = { ...computeChildEnvironment(settings.env, context.env.environ), PWD: workdir };
         if (settings.importCheck.length > 0 && !stopping) {
           check = checkImports(settings.python, settings.importCheck, workdir, environ);
@@ -122,6 +145,8 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
         await running(child, directory);
       } finally {
         resolveFd3(undefined);
+        // Workers that got Start keep theirs, as trial keeps one per worker that ran.
+        if (madeStartDirectory && !sentInput) await removeUnusedStartDirectory(directory, context.logger);
       }
     },
     interrupt() {
@@ -142,6 +167,7 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
         if (!pipe.writableEnded) pipe.end();
         return;
       }
+      sentInput = true;
       await new Promise<void>((done, fail) => pipe.write(data, (error) => (error ? fail(error) : done())));
     },
   };
