@@ -38,7 +38,8 @@ export async function startDetachedDaemon<Report extends ServiceStartReport>(spe
   const { role, dir, logFile } = spec;
   const current = readPidfileAt(spec.pidfile);
   if (current.state === 'running') return { ok: false, message: `already running (pid ${current.pid})` };
-  const child = spawn(process.execPath, [options.entryPoint, role, 'start', '--nodaemon', '--daemon-child', ...(options.extraArguments ?? []), dir], {
+  // Node's own options carry over, as child_process.fork does (`node --max-semi-space-size=1 …`).
+  const child = spawn(process.execPath, [...process.execArgv, options.entryPoint, role, 'start', '--nodaemon', '--daemon-child', ...(options.extraArguments ?? []), dir], {
     cwd: dir,
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],

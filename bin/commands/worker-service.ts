@@ -162,7 +162,7 @@ export function registerWorkerServiceCommands(worker: Command): void {
     .option('--user <user>', 'the account to run as (default: the owner of BASEDIR)')
     .action((basedir: string, options: { user?: string }) => {
       try {
-        process.stdout.write(renderSystemdUnit({ basedir, node: process.execPath, entryPoint: entryPoint(), user: options.user }));
+        process.stdout.write(renderSystemdUnit({ basedir, node: process.execPath, nodeArguments: process.execArgv, entryPoint: entryPoint(), user: options.user }));
       } catch (error) {
         refuse((error as Error).message, 2);
       }

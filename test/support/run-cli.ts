@@ -18,6 +18,8 @@ export interface CliRunOptions {
   /** Written to stdin, which is then closed; without it stdin is closed at once. */
   readonly input?: string;
   readonly cwd?: string;
+  /** Node's own options, before the script. */
+  readonly nodeArguments?: readonly string[];
   readonly timeoutMs?: number;
   readonly onSpawn?: () => void;
 }
@@ -32,7 +34,7 @@ export function runCli(script: string, args: readonly string[], options: CliRunO
   for (const [key, value] of Object.entries(options.env ?? {})) if (value === undefined) delete env[key];
   if (options.env?.AMPSTATE_LOG_LEVEL !== undefined) env.AMPSTATE_LOG_LEVEL = options.env.AMPSTATE_LOG_LEVEL;
   const started = performance.now();
-  const child = spawn(process.execPath, [script, ...args], { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArguments ?? []), script, ...args], { env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined);
   child.stdin.end(options.input ?? '');
   options.onSpawn?.();

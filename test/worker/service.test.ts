@@ -24,7 +24,7 @@ import {
 } from '../integration/harness.js';
 
 
-function ampstate(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+function ampstate(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; nodeArguments?: readonly string[] } = {}): Promise<CliRun> {
   return runCli(CLI, args, options);
 }
 
@@ -158,6 +158,17 @@ describe('ampstate worker start/stop/status', () => {
     expect((await ampstate(['worker', 'stop', basedir])).code).toBe(0);
   });
 
+  it("passes node's own options on to the daemon (as child_process.fork does)", async () => {
+    expect((await create('tcp:127.0.0.1:1')).code).toBe(0);
+    const started = await ampstate(['worker', 'start', basedir], { nodeArguments: ['--max-semi-space-size=1'] });
+    expect(started.code, started.stderr).toBe(0);
+    const pid = Number(readFileSync(join(basedir, 'worker.pid'), 'utf8'));
+    daemons.push(pid);
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(0, 3)).toEqual([process.execPath, '--max-semi-space-size=1', CLI]);
+    expect((await ampstate(['worker', 'stop', basedir])).code).toBe(0);
+  });
+
   it('start without a config fails in one line (exit 1) and leaves no pidfile', async () => {
     mkdirSync(basedir, { recursive: true });
     const run = await ampstate(['worker', 'start', basedir]);
@@ -177,5 +188,7 @@ describe('ampstate worker systemd-unit', () => {
     expect(user === String(statSync(basedir).uid) || user === (process.env.USER ?? user)).toBe(true);
     expect(run.stdout).toContain(`ExecStart=${process.execPath} ${CLI} worker start --nodaemon ${basedir}\n`);
     for (const line of ['Type=simple', 'Restart=on-failure', 'KillMode=mixed', `WorkingDirectory=${basedir}`]) expect(run.stdout).toContain(`${line}\n`);
+    const tuned = await ampstate(['worker', 'systemd-unit', basedir], { nodeArguments: ['--max-semi-space-size=1'] });
+    expect(tuned.stdout).toContain(`ExecStart=${process.execPath} --max-semi-space-size=1 ${CLI} worker start --nodaemon ${basedir}\n`);
   });
 });

@@ -11,6 +11,8 @@ export interface SystemdUnitOptions {
   readonly basedir: string;
   /** Absolute path of the node binary. */
   readonly node: string;
+  /** Node's own options, before the script (`--max-semi-space-size=1`): what this CLI ran with. */
+  readonly nodeArguments?: readonly string[];
   /** Absolute path of the CLI's entry script. */
   readonly entryPoint: string;
   /** The account to run as; by default the owner of the basedir. */
@@ -38,7 +40,7 @@ export function userNameOf(uid: number): string {
 export function renderSystemdUnit(options: SystemdUnitOptions): string {
   const basedir = resolve(options.basedir);
   const user = options.user ?? userNameOf(statSync(basedir).uid);
-  const command = [options.node, options.entryPoint, 'worker', 'start', '--nodaemon', basedir].map(quote).join(' ');
+  const command = [options.node, ...(options.nodeArguments ?? []), options.entryPoint, 'worker', 'start', '--nodaemon', basedir].map(quote).join(' ');
   return [
     '[Unit]',
     `Description=ampstate build worker (${basedir})`,
