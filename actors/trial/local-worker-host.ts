@@ -15,6 +15,8 @@ export interface LocalWorkerHostOptions {
   readonly cwd: string;
   /** `<tempdir>/<index>`, sent in Start; made here if missing. */
   readonly directory: string;
+  /** A pipe on the child's fd 5 as well, read as `listing` (the listing worker, listing-worker.ts). */
+  readonly listingPipe?: boolean;
 }
 
 /**
@@ -31,13 +33,17 @@ export class LocalWorkerHost implements TrialWorkerHost {
   readonly amp: ChildPipes;
   readonly stdout: Readable;
   readonly stderr: Readable;
+  /** The child's fd 5, when `listingPipe` asked for it. */
+  readonly listing: Readable | undefined;
   private readonly child: ChildProcess;
 
   constructor(options: LocalWorkerHostOptions) {
     this.startDirectory = options.directory;
     mkdirSync(options.directory, { recursive: true });
     const [command, ...args] = options.argv;
-    this.child = spawn(command!, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    const pipes = options.listingPipe === true ? 6 : 5;
+    this.child = spawn(command!, args, { cwd: options.cwd, env: options.env, stdio: new Array<'pipe'>(pipes).fill('pipe') });
+    this.listing = options.listingPipe === true ? ((this.child.stdio as readonly unknown[])[5] as Readable) : undefined;
     let spawnFailed = false;
     this.spawned = new Promise((resolve, reject) => {
       this.child.once('spawn', resolve);

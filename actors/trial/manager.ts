@@ -8,6 +8,8 @@ import { compiledAsset } from './assets.js';
 import { control } from './control.js';
 import { ManagerAlreadyRanError, SYNTHETIC_ERROR_CLASSES } from './errors.js';
 import { listNodeTests } from './node-tests.js';
+import { spawnListingWorker } from './listing-worker.js';
+import type { LocalWorkerHost } from './local-worker-host.js';
 import { listPythonTests, probePython, workerEnvironment } from './python-env.js';
 import { TrialTreeReporter } from './reporter.js';
 import type { TrialEvent, TrialResult, TrialSummary } from './results.js';
@@ -49,6 +51,8 @@ export class TrialManager {
   /** Per worker: settles once its exit has been sent to the pool (rejects if it never spawned). */
   private readonly exitReports = new Map<WorkerProcess, Promise<void>>();
   private reporter: TrialTreeReporter | undefined;
+  /** Worker 0 when it is also the lister (listing-worker.ts). */
+  private lister: LocalWorkerHost | undefined;
   private started = false;
   /** Worker index → where it runs; the pool's size is their count. */
   private readonly placements: readonly Placement[];
@@ -109,9 +113,19 @@ export class TrialManager {
 
     let listing: Promise<TestList & Partial<WorkerPlan>>;
     let plan: Promise<WorkerPlan>;
+    // Eagerly, the first local Python worker lists the tests and then works: one process fewer.
+    const lister =
+      !options.node && eager && options.workerArgv === undefined && this.placements[0]?.kind === 'local'
+        ? spawnListingWorker({ index: 0, python, names: options.names, workerArguments: options.workerArguments ?? [], env, cwd, directory: `${temp.path}/0` })
+        : undefined;
+    this.lister = lister?.host;
     if (options.node) {
       listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: this.placements.length }).then((ids) => ({ ids, count: ids.length }));
       plan = Promise.resolve(this.nodePlan(env));
+    } else if (lister !== undefined) {
+      listing = lister.listing.then((l) => ({ ids: l.ids, count: l.count }));
+      // The other local workers need the interpreter's path (a probe: an interpreter start).
+      plan = probePython(python, cwd, env).then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env));
     } else {
       const list = listPythonTests(python, options.names, cwd, env);
       listing = list.then((l) => ({ ids: l.ids, count: l.count, ...this.pythonPlan(python, l.sysPath, l.workertrial, env) }));
@@ -122,9 +136,16 @@ export class TrialManager {
     plan.catch(() => undefined);
 
     if (eager) {
+      // The listing worker's output is read from this tick on (it is already running).
+      const first = lister === undefined ? 0 : 1;
+      if (lister !== undefined) {
+        this.spawnWorker(0, undefined, python, cwd, temp.path);
+        // A Python that cannot start fails the listing (TwistedNotFoundError): that is the error.
+        await lister.host.spawned.catch(() => listing);
+      }
       // Farm workers need no local plan (they find their own workertrial); local ones wait for it.
-      const local = this.placements.some((placement) => placement.kind === 'local') ? await plan : undefined;
-      for (let i = 0; i < this.placements.length; i++) this.spawnWorker(i, local, python, cwd, temp.path);
+      const local = this.placements.some((placement, index) => index >= first && placement.kind === 'local') ? await plan : undefined;
+      for (let i = first; i < this.placements.length; i++) this.spawnWorker(i, local, python, cwd, temp.path);
       await this.allSpawned();
     }
     const tests = await listing;
@@ -215,6 +236,7 @@ export class TrialManager {
   /** The host of worker `index`: a local child (with `local`, the plan) or a process on a farm worker. */
   private hostFor(index: number, local: WorkerPlan | undefined, python: string, cwd: string, tempPath: string): TrialWorkerHost {
     const placement = this.placements[index]!;
+    if (index === 0 && this.lister !== undefined) return this.lister;
     if (placement.kind === 'local') return localHost(index, local!, cwd, `${tempPath}/${index}`);
     const farm = this.options.farm!;
     const createHost = farm.createHost ?? defaultFarmHost;

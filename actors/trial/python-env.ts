@@ -26,7 +26,7 @@ function run(python: string, args: readonly string[], cwd: string, env: NodeJS.P
   return new Promise((resolve, reject) => {
     execFile(python, [...args], { cwd, env, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) {
-        const detail = (stderr || error.message).trim().split('\n').slice(-3).join(' | ');
+        const detail = stderrDetail(stderr || error.message);
         reject(Object.assign(error, { detail }));
       } else resolve(stdout);
     });
@@ -64,16 +64,30 @@ export async function listPythonTests(
   try {
     stdout = await run(python, [sourceAsset('list_tests.py'), ...names], cwd, env);
   } catch (error) {
-    const detail = (error as { detail?: string }).detail ?? String(error);
-    if (/No module named '?twisted/.test(detail)) throw new TwistedNotFoundError(python, detail);
-    throw new TestListingError(`listing trial tests with ${python} failed: ${detail}`);
+    throw listingFailure(python, (error as { detail?: string }).detail ?? String(error));
   }
-  const line = stdout.trim().split('\n').pop() ?? '';
+  return parseTestList(stdout);
+}
+
+/** Why list_tests.py failed, from the last lines of its stderr. */
+export function listingFailure(python: string, detail: string): TwistedNotFoundError | TestListingError {
+  if (/No module named '?twisted/.test(detail)) return new TwistedNotFoundError(python, detail);
+  return new TestListingError(`listing trial tests with ${python} failed: ${detail}`);
+}
+
+/** The JSON line list_tests.py ends its output with. */
+export function parseTestList(output: string): PythonTestList {
+  const line = output.trim().split('\n').pop() ?? '';
   try {
     return JSON.parse(line) as PythonTestList;
   } catch {
-    throw new TestListingError(`list_tests.py printed no JSON: ${stdout.slice(-500)}`);
+    throw new TestListingError(`list_tests.py printed no JSON: ${output.slice(-500)}`);
   }
+}
+
+/** The last lines of a failed Python's stderr, on one line. */
+export function stderrDetail(stderr: string): string {
+  return stderr.trim().split('\n').slice(-3).join(' | ');
 }
 
 /** The worker environment: ours, with PYTHONPATH replaced by the manager interpreter's sys.path. */

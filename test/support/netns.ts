@@ -160,8 +160,8 @@ export class NetnsLab {
   }
 
   /**
-   * Kills what runs in the namespaces, deletes them (which deletes their veth pairs) and the bridge,
-   * and frees the subnet. Idempotent; throws once at the end naming whatever it could not remove.
+   * Kills what runs in the namespaces, deletes their veth pairs, the namespaces and the bridge, and
+   * frees the subnet. Idempotent; throws once at the end naming whatever it could not remove.
    */
   remove(): void {
     if (this.removed) return;
@@ -169,6 +169,10 @@ export class NetnsLab {
     const problems: string[] = [];
     for (const host of this.hosts) {
       killNamespaceProcesses(host.namespace);
+      // Deleting a namespace frees its veth pairs later, in the kernel's own time: a busy machine
+      // still lists the root end for a moment. Deleting the pair first is synchronous.
+      const vethProblem = attempt('ip', ['link', 'del', host.hostInterface]);
+      if (vethProblem !== undefined && linkExists(host.hostInterface)) problems.push(vethProblem);
       const problem = attempt('ip', ['netns', 'del', host.namespace]);
       if (problem !== undefined && namespaceExists(host.namespace)) problems.push(problem);
     }

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { expect, it } from 'vitest';
-import type { TrialManagerOptions } from '../../actors/trial/manager.js';
+import { TrialManager, type TrialManagerOptions } from '../../actors/trial/manager.js';
 import type { TrialEvent } from '../../actors/trial/results.js';
 import { registerTrialCommand } from '../../bin/commands/trial.js';
 import { FIXTURES, TRIAL_RUN_TIMEOUT, TWISTED_22_4, collectingStream, describeEachTwisted, freshDirectory, pythonEnv, runManager, twistedTrial } from './helpers.js';
@@ -89,6 +89,63 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
     expect(readdirSync(join(mine.cwd, '_trial_temp', '0')).sort()).toEqual(['err.log', 'out.log', 'test.log']);
     expect(mine.events.filter((e) => e.type === 'worker').map((e) => (e as { state: string }).state)).toEqual(['spawned', 'exited']);
   });
+
+  it('eagerly, the lister is worker 0: one process imports the tests and runs them, as a worker spawned by §1.1 would', async () => {
+    const modules = freshDirectory('ampstate-trial-mods-');
+    mkdirSync(join(modules, 'listprobe'));
+    writeFileSync(join(modules, 'listprobe', '__init__.py'), '');
+    const record = join(modules, 'record.jsonl');
+    writeFileSync(
+      join(modules, 'listprobe', 'test_list.py'),
+      [
+        'import json, os, stat, sys',
+        'from twisted.trial import unittest',
+        `def note(what):`,
+        `    fds = {}`,
+        `    for fd in (3, 4, 5):`,
+        `        try:`,
+        `            fds[fd] = "socket" if stat.S_ISSOCK(os.fstat(fd).st_mode) else "other"`,
+        `        except OSError:`,
+        `            fds[fd] = None`,
+        `    with open(${JSON.stringify(record)}, "a") as f:`,
+        `        f.write(json.dumps({"what": what, "pid": os.getpid(), "path0": sys.path[0], "pythonpath": os.environ.get("PYTHONPATH"), "cwd": os.getcwd(), "fds": fds}) + "\\n")`,
+        'note("import")',
+        'class ListTests(unittest.TestCase):',
+        '    def test_note(self):',
+        '        note("test")',
+        '',
+      ].join('\n'),
+    );
+    const mine = await ours(['listprobe'], { jobs: 1 }, [modules]);
+    expect(mine.summary.line).toBe('PASSED (successes=1)');
+    const notes = readFileSync(record, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { what: string; pid: number; path0: string; pythonpath: string; cwd: string; fds: Record<string, string | null> });
+    // Twisted's own manager imports the module in itself and again in the worker: here, once.
+    expect(notes.map((note) => note.what)).toEqual(['import', 'test']);
+    expect(notes[1]!.pid).toBe(notes[0]!.pid);
+    const test = notes[1]!;
+    const workertrial = execFileSync(PYTHON, ['-c', 'import twisted.trial._dist.workertrial as m; print(m.__file__)'], { encoding: 'utf8', env: pythonEnv([], twisted) }).trim();
+    expect(test.path0).toBe(join(workertrial, '..'));
+    expect(test.pythonpath.split(':')[0]).toBe(mine.cwd);
+    expect(test.cwd).toBe(join(mine.cwd, '_trial_temp', '0'));
+    // AMP on fds 3 and 4; fd 5, the listing's socket, was closed before the worker started.
+    expect([test.fds[3], test.fds[4]]).toEqual(['socket', 'socket']);
+    expect(test.fds[5]).not.toBe('socket');
+    expect(readdirSync(join(mine.cwd, '_trial_temp', '0')).sort()).toEqual(['err.log', 'out.log', 'test.log']);
+  });
+
+  for (const spawn of ['eager', 'lazy'] as const) {
+    it(`a listing that fails is the run's error, naming why (${spawn})`, async () => {
+      const modules = freshDirectory('ampstate-trial-mods-');
+      mkdirSync(join(modules, 'exitprobe'));
+      writeFileSync(join(modules, 'exitprobe', '__init__.py'), '');
+      // Trial's loader turns exceptions into errors of the run; an exit at import ends the listing.
+      writeFileSync(join(modules, 'exitprobe', 'test_exit.py'), 'import os, sys\nsys.stderr.write("the listing breaks here\\n")\nsys.stderr.flush()\nos._exit(3)\n');
+      const manager = new TrialManager({ names: ['exitprobe'], jobs: 2, spawn, python: PYTHON, cwd: freshDirectory(), env: pythonEnv([modules], twisted), output: () => undefined });
+      manager.events$.subscribe({ error: () => undefined });
+      await expect(manager.run()).rejects.toMatchObject({ code: 'TRIAL_ERR_LISTING', message: expect.stringMatching(/^listing trial tests with .* failed: .*the listing breaks here/) });
+      expect(manager.pool.getSnapshot().status).toBe('done');
+    }, TRIAL_RUN_TIMEOUT);
+  }
 
   it('eager spawning (the default) stops surplus workers before Start and leaves Twisted\'s layout', async () => {
     const mine = await ours([`${SAMPLE}.OutcomeTests.test_pass_one`], { jobs: 3 });

@@ -1,0 +1,64 @@
+/**
+ * The manager's first local Python worker doubles as the test lister: `list_tests.py --then-work`
+ * lists the tests, writes the listing to its fd 5, then becomes a trial worker in the same process
+ * (docs/trial-protocol.md §1.1, "the listing worker"). The run starts one Python process fewer,
+ * and that worker does not import the test modules a second time.
+ */
+import { sourceAsset } from './assets.js';
+import { TwistedNotFoundError } from './errors.js';
+import { LocalWorkerHost } from './local-worker-host.js';
+import { listingFailure, parseTestList, stderrDetail, type PythonTestList } from './python-env.js';
+
+export interface ListingWorkerOptions {
+  readonly index: number;
+  readonly python: string;
+  readonly names: readonly string[];
+  /** What the other workers get after `workertrial.py` (`--force-gc`, …). */
+  readonly workerArguments: readonly string[];
+  /** The user's environment: the listing runs as `list_tests.py` alone would. */
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly directory: string;
+}
+
+export interface ListingWorker {
+  readonly host: LocalWorkerHost;
+  /** The tests, once fd 5 has ended; rejects as listPythonTests does when the listing failed. */
+  readonly listing: Promise<PythonTestList>;
+}
+
+/** Bytes of stderr kept for the error of a failed listing. */
+const STDERR_TAIL = 4000;
+
+/**
+ * Starts the listing worker. Its stderr is also read here (for a failed listing's error), so
+ * whoever logs the worker's stderr must attach in the same tick, before any output arrives.
+ */
+export function spawnListingWorker(options: ListingWorkerOptions): ListingWorker {
+  const argv = [options.python, sourceAsset('list_tests.py'), '--then-work', String(options.workerArguments.length), ...options.workerArguments, ...options.names];
+  const host = new LocalWorkerHost({ index: options.index, argv, env: options.env, cwd: options.cwd, directory: options.directory, listingPipe: true });
+  let stderr = '';
+  host.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL)));
+  const listing = new Promise<PythonTestList>((resolve, reject) => {
+    // A Python that cannot start is reported as without the listing worker: it cannot run trial.
+    host.spawned.catch((error: Error) => reject(new TwistedNotFoundError(options.python, error.cause instanceof Error ? error.cause.message : error.message)));
+    let text = '';
+    const fd5 = host.listing!;
+    fd5.setEncoding('utf8');
+    fd5.on('data', (chunk: string) => (text += chunk));
+    fd5.once('error', () => undefined);
+    fd5.once('close', () => {
+      if (text.trim() !== '') {
+        try {
+          resolve(parseTestList(text));
+        } catch (error) {
+          reject(error as Error);
+        }
+        return;
+      }
+      // No listing: the process is ending; its stderr says why once it has.
+      void host.exited.then((exit) => reject(listingFailure(options.python, stderrDetail(stderr) || `list_tests.py exited (${exit.signal ?? `status ${exit.code}`}) without a listing`)));
+    });
+  });
+  return { host, listing };
+}
