@@ -16,6 +16,29 @@ import { FIXTURES, TRIAL_RUN_TIMEOUT, TWISTED_22_4, collectingStream, describeEa
 
 const SAMPLE = 'ampstate_sample.test_outcomes';
 
+/** Python for a test module: `fd_kinds(fds)` says what each fd is (socket, fifo, other) or None when closed. */
+const FD_KINDS = [
+  'import os, stat',
+  'def fd_kinds(fds):',
+  '    kinds = {}',
+  '    for fd in fds:',
+  '        try:',
+  '            mode = os.fstat(fd).st_mode',
+  '            kinds[fd] = "socket" if stat.S_ISSOCK(mode) else "fifo" if stat.S_ISFIFO(mode) else "other"',
+  '        except OSError:',
+  '            kinds[fd] = None',
+  '    return kinds',
+];
+
+/** A fresh directory for the workers' path holding package `name`, empty but for one test module. */
+function testPackage(name: string, module: string, source: string): string {
+  const modules = freshDirectory('ampstate-trial-mods-');
+  mkdirSync(join(modules, name));
+  writeFileSync(join(modules, name, '__init__.py'), '');
+  writeFileSync(join(modules, name, module), source);
+  return modules;
+}
+
 describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
   const PYTHON = twisted.python;
   const ours = (names: string[], options: Partial<TrialManagerOptions> = {}, extraPath: string[] = []) => runManager(twisted, names, options, extraPath);
@@ -47,25 +70,18 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
   }
 
   it('spawns workers exactly as docs/trial-protocol.md §1.1 and stops them by closing fd 3', async () => {
-    const modules = freshDirectory('ampstate-trial-mods-');
-    mkdirSync(join(modules, 'spawnprobe'));
-    writeFileSync(join(modules, 'spawnprobe', '__init__.py'), '');
-    const record = join(modules, 'record.json');
-    writeFileSync(
-      join(modules, 'spawnprobe', 'test_spawn.py'),
+    const record = join(freshDirectory('ampstate-trial-record-'), 'record.json');
+    const modules = testPackage(
+      'spawnprobe',
+      'test_spawn.py',
       [
-        'import json, os, stat',
+        ...FD_KINDS,
+        'import json',
         'from twisted.trial import unittest',
         'class SpawnTests(unittest.TestCase):',
         '    def test_record(self):',
         '        argv = open("/proc/self/cmdline", "rb").read().split(b"\\0")[:-1]',
-        '        fds = {}',
-        '        for fd in range(6):',
-        '            try:',
-        '                mode = os.fstat(fd).st_mode',
-        '                fds[fd] = "socket" if stat.S_ISSOCK(mode) else "fifo" if stat.S_ISFIFO(mode) else "other"',
-        '            except OSError:',
-        '                fds[fd] = None',
+        '        fds = fd_kinds(range(6))',
         `        info = {"argv": [a.decode() for a in argv], "pythonpath": os.environ.get("PYTHONPATH"), "cwd": os.getcwd(), "fds": fds}`,
         `        with open(${JSON.stringify(record)}, "w") as f:`,
         '            json.dump(info, f)',
@@ -91,22 +107,16 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
   });
 
   it('eagerly, the lister is worker 0: one process imports the tests and runs them, as a worker spawned by §1.1 would', async () => {
-    const modules = freshDirectory('ampstate-trial-mods-');
-    mkdirSync(join(modules, 'listprobe'));
-    writeFileSync(join(modules, 'listprobe', '__init__.py'), '');
-    const record = join(modules, 'record.jsonl');
-    writeFileSync(
-      join(modules, 'listprobe', 'test_list.py'),
+    const record = join(freshDirectory('ampstate-trial-record-'), 'record.jsonl');
+    const modules = testPackage(
+      'listprobe',
+      'test_list.py',
       [
-        'import json, os, stat, sys',
+        ...FD_KINDS,
+        'import json, sys',
         'from twisted.trial import unittest',
         `def note(what):`,
-        `    fds = {}`,
-        `    for fd in (3, 4, 5):`,
-        `        try:`,
-        `            fds[fd] = "socket" if stat.S_ISSOCK(os.fstat(fd).st_mode) else "other"`,
-        `        except OSError:`,
-        `            fds[fd] = None`,
+        `    fds = fd_kinds((3, 4, 5))`,
         `    with open(${JSON.stringify(record)}, "a") as f:`,
         `        f.write(json.dumps({"what": what, "pid": os.getpid(), "path0": sys.path[0], "pythonpath": os.environ.get("PYTHONPATH"), "cwd": os.getcwd(), "fds": fds}) + "\\n")`,
         'note("import")',
@@ -135,11 +145,8 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
 
   for (const spawn of ['eager', 'lazy'] as const) {
     it(`a listing that fails is the run's error, naming why (${spawn})`, async () => {
-      const modules = freshDirectory('ampstate-trial-mods-');
-      mkdirSync(join(modules, 'exitprobe'));
-      writeFileSync(join(modules, 'exitprobe', '__init__.py'), '');
       // Trial's loader turns exceptions into errors of the run; an exit at import ends the listing.
-      writeFileSync(join(modules, 'exitprobe', 'test_exit.py'), 'import os, sys\nsys.stderr.write("the listing breaks here\\n")\nsys.stderr.flush()\nos._exit(3)\n');
+      const modules = testPackage('exitprobe', 'test_exit.py', 'import os, sys\nsys.stderr.write("the listing breaks here\\n")\nsys.stderr.flush()\nos._exit(3)\n');
       const manager = new TrialManager({ names: ['exitprobe'], jobs: 2, spawn, python: PYTHON, cwd: freshDirectory(), env: pythonEnv([modules], twisted), output: () => undefined });
       manager.events$.subscribe({ error: () => undefined });
       await expect(manager.run()).rejects.toMatchObject({ code: 'TRIAL_ERR_LISTING', message: expect.stringMatching(/^listing trial tests with .* failed: .*the listing breaks here/) });
@@ -157,11 +164,9 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
   });
 
   it('a worker that dies mid-Run gives that test an error; the others still run, and never silence', async () => {
-    const modules = freshDirectory('ampstate-trial-mods-');
-    mkdirSync(join(modules, 'crashprobe'));
-    writeFileSync(join(modules, 'crashprobe', '__init__.py'), '');
-    writeFileSync(
-      join(modules, 'crashprobe', 'test_crash.py'),
+    const modules = testPackage(
+      'crashprobe',
+      'test_crash.py',
       [
         'import os, sys',
         'from twisted.trial import unittest',
