@@ -123,9 +123,17 @@ export class TrialManager {
       listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: this.placements.length }).then((ids) => ({ ids, count: ids.length }));
       plan = Promise.resolve(this.nodePlan(env));
     } else if (lister !== undefined) {
-      listing = lister.listing.then((l) => ({ ids: l.ids, count: l.count }));
       // The other local workers need the interpreter's path (a probe: an interpreter start).
-      plan = probePython(python, cwd, env).then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env));
+      const probe = probePython(python, cwd, env);
+      plan = probe.then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env));
+      // A Python that cannot run trial at all is that error (the probe's), not the listing's.
+      listing = lister.listing.then(
+        (l) => ({ ids: l.ids, count: l.count }),
+        async (error: unknown) => {
+          await probe;
+          throw error;
+        },
+      );
     } else {
       const list = listPythonTests(python, options.names, cwd, env);
       listing = list.then((l) => ({ ids: l.ids, count: l.count, ...this.pythonPlan(python, l.sysPath, l.workertrial, env) }));
