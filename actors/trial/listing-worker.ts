@@ -25,6 +25,28 @@ export interface ListingWorker {
   readonly host: LocalWorkerHost;
   /** The tests, once fd 5 has ended; rejects as listPythonTests does when the listing failed. */
   readonly listing: Promise<PythonTestList>;
+  /** Still listing: it reads fd 3 only afterwards, so closing fd 3 does not stop it yet. */
+  readonly listingNow: boolean;
+}
+
+/**
+ * Worker options that act after the test modules are imported just as before it, so a worker may
+ * list first. `--reactor` must come before any import of the reactor, `--without-module` before
+ * the imports it blocks, `--coverage` before the lines it counts: with those, the tests are listed
+ * in a process of their own.
+ */
+const OPTIONS_SAFE_AFTER_LISTING = new Set(['--force-gc', '--disablegc', '--recursionlimit']);
+
+/** Whether a worker with these options (workertrial.py's) may list the tests before it works. */
+export function canListFirst(workerArguments: readonly string[]): boolean {
+  for (let i = 0; i < workerArguments.length; i++) {
+    const option = workerArguments[i]!;
+    const name = option.split('=')[0]!;
+    if (!OPTIONS_SAFE_AFTER_LISTING.has(name)) return false;
+    // `--recursionlimit N`: the value is the next argument.
+    if (name === '--recursionlimit' && !option.includes('=')) i++;
+  }
+  return true;
 }
 
 /** Bytes of stderr kept for the error of a failed listing. */
@@ -60,5 +82,16 @@ export function spawnListingWorker(options: ListingWorkerOptions): ListingWorker
       void host.exited.then((exit) => reject(listingFailure(options.python, stderrDetail(stderr) || `list_tests.py exited (${exit.signal ?? `status ${exit.code}`}) without a listing`)));
     });
   });
-  return { host, listing };
+  let listingNow = true;
+  listing.then(
+    () => (listingNow = false),
+    () => (listingNow = false),
+  );
+  return {
+    host,
+    listing,
+    get listingNow() {
+      return listingNow;
+    },
+  };
 }

@@ -38,9 +38,9 @@ export interface TrialManagerOptions {
   readonly env?: NodeJS.ProcessEnv;
   /**
    * 'eager' (default) starts the workers while the tests are being listed, then stops the surplus
-   * ones (never sent Start) if there are fewer tests than `jobs`. A first local Python worker does
-   * the listing itself, then works (without `workerArgv`). 'lazy' lists first and starts exactly
-   * min(tests, jobs), as Twisted does.
+   * ones (never sent Start) if there are fewer tests than `jobs`. A first local Python worker may
+   * do the listing itself, then work (docs/trial-protocol.md §1.1, "the listing worker"). 'lazy'
+   * lists first, in a process of its own, and starts exactly min(tests, jobs), as Twisted does.
    */
   readonly spawn?: 'eager' | 'lazy';
   /** Replaces the worker command line (tests, wrappers); the options above are then not added. */

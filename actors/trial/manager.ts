@@ -8,8 +8,7 @@ import { compiledAsset } from './assets.js';
 import { control } from './control.js';
 import { ManagerAlreadyRanError, SYNTHETIC_ERROR_CLASSES } from './errors.js';
 import { listNodeTests } from './node-tests.js';
-import { spawnListingWorker } from './listing-worker.js';
-import type { LocalWorkerHost } from './local-worker-host.js';
+import { canListFirst, spawnListingWorker, type ListingWorker } from './listing-worker.js';
 import { listPythonTests, probePython, workerEnvironment } from './python-env.js';
 import { TrialTreeReporter } from './reporter.js';
 import type { TrialEvent, TrialResult, TrialSummary } from './results.js';
@@ -52,7 +51,7 @@ export class TrialManager {
   private readonly exitReports = new Map<WorkerProcess, Promise<void>>();
   private reporter: TrialTreeReporter | undefined;
   /** Worker 0 when it is also the lister (listing-worker.ts). */
-  private lister: LocalWorkerHost | undefined;
+  private lister: ListingWorker | undefined;
   private started = false;
   /** Worker index → where it runs; the pool's size is their count. */
   private readonly placements: readonly Placement[];
@@ -97,6 +96,8 @@ export class TrialManager {
     } catch (error) {
       // Aborting is allowed from any state that is not already stopping or final.
       if (this.pool.getSnapshot().can({ type: 'stop' })) this.control({ type: 'stop' });
+      // A worker still listing reads fd 3 only once it has listed: it would hold the error back.
+      if (this.lister?.listingNow === true) this.lister.host.kill();
       await Promise.all(this.workers.map((w) => w.stop(options.stopTimeoutMs)));
       this.subject.error(error);
       throw error;
@@ -115,10 +116,10 @@ export class TrialManager {
     let plan: Promise<WorkerPlan>;
     // Eagerly, the first local Python worker lists the tests and then works: one process fewer.
     const lister =
-      !options.node && eager && options.workerArgv === undefined && this.placements[0]?.kind === 'local'
+      !options.node && eager && options.workerArgv === undefined && this.placements[0]?.kind === 'local' && canListFirst(options.workerArguments ?? [])
         ? spawnListingWorker({ index: 0, python, names: options.names, workerArguments: options.workerArguments ?? [], env, cwd, directory: `${temp.path}/0` })
         : undefined;
-    this.lister = lister?.host;
+    this.lister = lister;
     if (options.node) {
       listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: this.placements.length }).then((ids) => ({ ids, count: ids.length }));
       plan = Promise.resolve(this.nodePlan(env));
@@ -244,7 +245,7 @@ export class TrialManager {
   /** The host of worker `index`: a local child (with `local`, the plan) or a process on a farm worker. */
   private hostFor(index: number, local: WorkerPlan | undefined, python: string, cwd: string, tempPath: string): TrialWorkerHost {
     const placement = this.placements[index]!;
-    if (index === 0 && this.lister !== undefined) return this.lister;
+    if (index === 0 && this.lister !== undefined) return this.lister.host;
     if (placement.kind === 'local') return localHost(index, local!, cwd, `${tempPath}/${index}`);
     const farm = this.options.farm!;
     const createHost = farm.createHost ?? defaultFarmHost;

@@ -7,7 +7,8 @@ import { TestListingError, TwistedNotFoundError } from './errors.js';
  * What the manager needs from the Python side: the interpreter's `sys.path` (workers get it as
  * `PYTHONPATH`, docs/trial-protocol.md §1.1), the absolute path of `workertrial.py`, and the test ids the names expand
  * to. `list_tests.py` gives all three in one interpreter start; `probePython` gives the first two
- * in ~20 ms without importing Twisted, so workers can start while the tests are being listed.
+ * in ~20 ms without importing the tests (only the packages above workertrial), so workers can start
+ * while the tests are being listed.
  */
 export interface PythonEnvironment {
   /** sys.path as `python -m twisted.trial` has it: the cwd first. */

@@ -12,6 +12,7 @@ import { expect, it } from 'vitest';
 import { TrialManager, type TrialManagerOptions } from '../../actors/trial/manager.js';
 import type { TrialEvent } from '../../actors/trial/results.js';
 import { registerTrialCommand } from '../../bin/commands/trial.js';
+import { FAKE_CLIENT } from './fake-farm-host.js';
 import { FIXTURES, TRIAL_RUN_TIMEOUT, TWISTED_22_4, collectingStream, describeEachTwisted, freshDirectory, pythonEnv, runManager, twistedTrial } from './helpers.js';
 
 const SAMPLE = 'ampstate_sample.test_outcomes';
@@ -106,7 +107,7 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
     expect(mine.events.filter((e) => e.type === 'worker').map((e) => (e as { state: string }).state)).toEqual(['spawned', 'exited']);
   });
 
-  it('eagerly, the lister is worker 0: one process imports the tests and runs them, as a worker spawned by §1.1 would', async () => {
+  it('eagerly, the lister is worker 0: one process imports the tests and runs them, with the path, environment and fds of §1.1', async () => {
     const record = join(freshDirectory('ampstate-trial-record-'), 'record.jsonl');
     const modules = testPackage(
       'listprobe',
@@ -142,6 +143,37 @@ describeEachTwisted('trial manager → stock Twisted workers', (twisted) => {
     expect(test.fds[5]).not.toBe('socket');
     expect(readdirSync(join(mine.cwd, '_trial_temp', '0')).sort()).toEqual(['err.log', 'out.log', 'test.log']);
   });
+
+  it('--reactor reaches worker 0 before any test module imports the reactor (options that must come first: no listing worker)', async () => {
+    const modules = testPackage('reactorprobe', 'test_reactor.py', ['from twisted.internet import reactor', 'from twisted.trial import unittest', 'class ReactorTests(unittest.TestCase):', '    def test_it(self):', '        self.assertIn("asyncio", type(reactor).__module__)', ''].join('\n'));
+    const mine = await ours(['reactorprobe'], { jobs: 1, workerArguments: ['--reactor', 'asyncio'] }, [modules]);
+    expect(mine.summary.line).toBe('PASSED (successes=1)');
+  });
+
+  it('an error while worker 0 is still listing is not held back until the listing ends', async () => {
+    const modules = testPackage('slowprobe', 'test_slow.py', ['import time', 'time.sleep(60)', ''].join('\n'));
+    const manager = new TrialManager({
+      names: ['slowprobe'],
+      jobs: 1,
+      python: PYTHON,
+      cwd: freshDirectory(),
+      env: pythonEnv([modules], twisted),
+      output: () => undefined,
+      farm: {
+        client: FAKE_CLIENT,
+        workers: ['fake1'],
+        jobs: 1,
+        createHost: () => {
+          throw new Error('no farm host today');
+        },
+      },
+    });
+    manager.events$.subscribe({ error: () => undefined });
+    const began = Date.now();
+    await expect(manager.run()).rejects.toThrow('no farm host today');
+    // The listing sleeps for a minute at import; the worker listing it is killed instead.
+    expect(Date.now() - began).toBeLessThan(20_000);
+  }, TRIAL_RUN_TIMEOUT);
 
   for (const spawn of ['eager', 'lazy'] as const) {
     it(`a listing that fails is the run's error, naming why (${spawn})`, async () => {
