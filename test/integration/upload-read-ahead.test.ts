@@ -175,6 +175,41 @@ describe('uploadBlocks read-ahead', () => {
     expect(readsAtBlock[0]).toBe(2);
   });
 
+  it('a read ahead that fails while blocks are sent fails the upload, and is no unhandled rejection (which ends the worker)', async () => {
+    let reads = 0;
+    // The first chunk reads; the one read ahead fails with EIO while the first chunk's blocks are sent.
+    const failing = {
+      read: async (into: Buffer, offset: number, length: number) => {
+        reads++;
+        if (reads === 1) return { bytesRead: length, buffer: into.fill(7, offset, offset + length) };
+        throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      },
+    } as unknown as FileHandle;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(
+        uploadBlocks({
+          source: failing,
+          path,
+          blocksize: 61_440,
+          maxsize: null,
+          status: new TransferStatus(),
+          stopped: () => false,
+          reuseBuffer: true,
+          writeBlock: () => new Promise((sent) => setTimeout(sent, 5)),
+        }),
+      ).rejects.toMatchObject({ code: 'EIO' });
+      // Unhandled rejections are reported after the microtasks of the turn that made them.
+      await new Promise((turned) => setTimeout(turned, 20));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(reads).toBe(2);
+    expect(unhandled).toEqual([]);
+  });
+
   it('the AMP channel declares the window less one block as still held when writeBlock resolves', () => {
     const channel = (window: number) => new AmpCommandChannel({} as AmpConnection, '1', { transferWindow: window, logger: pino({ level: 'silent' }) });
     expect(channel(1).retainedBytes).toBe(0);

@@ -91,37 +91,36 @@ export async function uploadBlocks(options: BlockUploadOptions): Promise<void> {
     const wanted = unread === null ? chunkSize : Math.min(chunkSize, unread);
     if (wanted <= 0) return undefined;
     if (unread !== null) unread -= wanted;
-    return readBlock(source, wanted, buffers.take()).then((chunk) => {
+    const read = readBlock(source, wanted, buffers.take()).then((chunk) => {
       if (chunk.length < wanted) eof = true;
       return chunk;
     });
+    // Awaited only once this chunk's blocks are sent: a read that fails meanwhile must not count
+    // as an unhandled rejection (which ends the worker process). The await still gets the error.
+    read.catch(() => undefined);
+    return read;
   };
   // The next chunk is read while this one is sent, so the disk and the network work side by side.
   let next = readChunk();
   let chunk: Buffer = Buffer.alloc(0);
-  try {
-    for (;;) {
-      if (status.interrupted || options.stopped() || source === null) return;
-      const length = remaining === null ? options.blocksize : Math.min(options.blocksize, remaining);
-      if (length <= 0) {
-        // Buildbot stops once the limit is used up without probing for EOF, so a file of exactly
-        // maxsize bytes is reported as truncated too. Kept: masters rely on the same rc.
-        status.fail(maxsizeReachedMessage(options.path));
-        return;
-      }
-      if (chunk.length === 0) {
-        if (next === undefined) return;
-        chunk = await next;
-        next = readChunk();
-      }
-      const data = chunk.subarray(0, length);
-      chunk = chunk.subarray(data.length);
-      if (data.length === 0) return;
-      if (remaining !== null) remaining -= data.length;
-      await options.writeBlock(data);
+  for (;;) {
+    if (status.interrupted || options.stopped() || source === null) return;
+    const length = remaining === null ? options.blocksize : Math.min(options.blocksize, remaining);
+    if (length <= 0) {
+      // Buildbot stops once the limit is used up without probing for EOF, so a file of exactly
+      // maxsize bytes is reported as truncated too. Kept: masters rely on the same rc.
+      status.fail(maxsizeReachedMessage(options.path));
+      return;
     }
-  } finally {
-    // A read still running when the upload ends is not waited for; its error is not the upload's.
-    next?.catch(() => undefined);
+    if (chunk.length === 0) {
+      if (next === undefined) return;
+      chunk = await next;
+      next = readChunk();
+    }
+    const data = chunk.subarray(0, length);
+    chunk = chunk.subarray(data.length);
+    if (data.length === 0) return;
+    if (remaining !== null) remaining -= data.length;
+    await options.writeBlock(data);
   }
 }
