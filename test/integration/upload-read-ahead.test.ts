@@ -63,6 +63,11 @@ async function upload(options: { blocksize: number; maxsize?: number | null; reu
   return { blocks, reads: reads(), status };
 }
 
+/** uploadBlocks with 60 KiB blocks, no limit and a reused buffer: only the file and the channel vary. */
+function plainUpload(source: FileHandle, writeBlock: (data: Buffer) => Promise<void>): Promise<void> {
+  return uploadBlocks({ source, path, blocksize: 61_440, maxsize: null, status: new TransferStatus(), stopped: () => false, reuseBuffer: true, writeBlock });
+}
+
 describe('uploadBlocks read-ahead', () => {
   it.each([
     { reuseBuffer: false, copy: false, label: 'a channel that keeps the blocks gets fresh buffers' },
@@ -158,16 +163,7 @@ describe('uploadBlocks read-ahead', () => {
     const { handle, reads } = await countingHandle();
     const readsAtBlock: number[] = [];
     try {
-      await uploadBlocks({
-        source: handle,
-        path,
-        blocksize: 61_440,
-        maxsize: null,
-        status: new TransferStatus(),
-        stopped: () => false,
-        reuseBuffer: true,
-        writeBlock: async () => void readsAtBlock.push(reads()),
-      });
+      await plainUpload(handle, async () => void readsAtBlock.push(reads()));
     } finally {
       await handle.close();
     }
@@ -189,18 +185,7 @@ describe('uploadBlocks read-ahead', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      await expect(
-        uploadBlocks({
-          source: failing,
-          path,
-          blocksize: 61_440,
-          maxsize: null,
-          status: new TransferStatus(),
-          stopped: () => false,
-          reuseBuffer: true,
-          writeBlock: () => new Promise((sent) => setTimeout(sent, 5)),
-        }),
-      ).rejects.toMatchObject({ code: 'EIO' });
+      await expect(plainUpload(failing, () => new Promise((sent) => setTimeout(sent, 5)))).rejects.toMatchObject({ code: 'EIO' });
       // Unhandled rejections are reported after the microtasks of the turn that made them.
       await new Promise((turned) => setTimeout(turned, 20));
     } finally {
