@@ -27,9 +27,8 @@ As the manager's first local worker::
 writes the same JSON to fd 5 and closes it, then becomes a trial worker in the
 same process (``workertrial.py`` with the N worker arguments, AMP on fds 3 and
 4), with the environment and path the manager gives its other workers. The
-modules the
-listing imported stay imported, so this worker does not import them again and
-the run starts one Python process fewer.
+modules the listing imported stay imported, so this worker does not import
+them again and the run starts one Python process fewer.
 """
 
 import json

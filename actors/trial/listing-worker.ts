@@ -4,6 +4,7 @@
  * (docs/trial-protocol.md §1.1, "the listing worker"). The run starts one Python process fewer,
  * and that worker does not import the test modules a second time.
  */
+import type { Readable } from 'node:stream';
 import { sourceAsset } from './assets.js';
 import { TwistedNotFoundError } from './errors.js';
 import { LocalWorkerHost } from './local-worker-host.js';
@@ -49,6 +50,10 @@ export function canListFirst(workerArguments: readonly string[]): boolean {
   return true;
 }
 
+function fd5Of(host: LocalWorkerHost): Readable {
+  return host.listing!;
+}
+
 /** Bytes of stderr kept for the error of a failed listing. */
 const STDERR_TAIL = 4000;
 
@@ -65,7 +70,7 @@ export function spawnListingWorker(options: ListingWorkerOptions): ListingWorker
     // A Python that cannot start is reported as without the listing worker: it cannot run trial.
     host.spawned.catch((error: Error) => reject(new TwistedNotFoundError(options.python, error.cause instanceof Error ? error.cause.message : error.message)));
     let text = '';
-    const fd5 = host.listing!;
+    const fd5 = fd5Of(host);
     fd5.setEncoding('utf8');
     fd5.on('data', (chunk: string) => (text += chunk));
     fd5.once('error', () => undefined);
@@ -82,16 +87,12 @@ export function spawnListingWorker(options: ListingWorkerOptions): ListingWorker
       void host.exited.then((exit) => reject(listingFailure(options.python, stderrDetail(stderr) || `list_tests.py exited (${exit.signal ?? `status ${exit.code}`}) without a listing`)));
     });
   });
-  let listingNow = true;
-  listing.then(
-    () => (listingNow = false),
-    () => (listingNow = false),
-  );
   return {
     host,
     listing,
+    // fd 5 closes once the listing is written (or the process is gone).
     get listingNow() {
-      return listingNow;
+      return !fd5Of(host).closed;
     },
   };
 }

@@ -120,25 +120,25 @@ export class TrialManager {
         ? spawnListingWorker({ index: 0, python, names: options.names, workerArguments: options.workerArguments ?? [], env, cwd, directory: `${temp.path}/0` })
         : undefined;
     this.lister = lister;
+    // The interpreter's path for local workers, without importing the tests (an interpreter start).
+    const probedPlan = () => probePython(python, cwd, env).then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env));
     if (options.node) {
       listing = listNodeTests(options.names, { cwd, nodeOptions: options.nodeOptions, concurrency: this.placements.length }).then((ids) => ({ ids, count: ids.length }));
       plan = Promise.resolve(this.nodePlan(env));
     } else if (lister !== undefined) {
-      // The other local workers need the interpreter's path (a probe: an interpreter start).
-      const probe = probePython(python, cwd, env);
-      plan = probe.then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env));
+      plan = probedPlan();
       // A Python that cannot run trial at all is that error (the probe's), not the listing's.
       listing = lister.listing.then(
         (l) => ({ ids: l.ids, count: l.count }),
         async (error: unknown) => {
-          await probe;
+          await plan;
           throw error;
         },
       );
     } else {
       const list = listPythonTests(python, options.names, cwd, env);
       listing = list.then((l) => ({ ids: l.ids, count: l.count, ...this.pythonPlan(python, l.sysPath, l.workertrial, env) }));
-      plan = eager ? probePython(python, cwd, env).then((p) => this.pythonPlan(python, p.sysPath, p.workertrial, env)) : listing.then((l) => l as WorkerPlan);
+      plan = eager ? probedPlan() : listing.then((l) => l as WorkerPlan);
     }
     listing.catch(() => undefined);
     // Lazy: `plan` is the listing too; its failure is reported through `listing` (awaited below).
