@@ -9,7 +9,7 @@ import { capConnections, limitFirstBoxAndIdle, type ConnectionLimitOptions } fro
 import { connectPassingDescriptors, listenPassingDescriptors } from './descriptor-endpoints.js';
 import { type EndpointDescription, parseClientEndpoint, parseServerEndpoint } from './endpoint.js';
 import { defaultLogger } from './logger.js';
-import { slabReads } from './read-slab.js';
+import { adoptWithSlabReads, slabReads } from './read-slab.js';
 import { peerAddress, RefusalLog, type Refusal } from './refusals.js';
 import { asVerificationError, clientVerification, TlsVerificationError, warnUnverified } from './tls-verification.js';
 
@@ -36,7 +36,7 @@ export function connect(endpoint: string | EndpointDescription, options: Connect
   return new Promise((resolve, reject) => {
     let socket: net.Socket;
     let readyEvent = 'connect';
-    // Reads go into slabs (see read-slab.ts); an accepted socket cannot take `onread`, so only clients do.
+    // Reads go into slabs (see read-slab.ts); the listener below does the same for accepted sockets.
     const onread = slabReads(() => socket);
     if (description.kind === 'tcp') socket = net.connect({ host: description.host, port: description.port, onread });
     else if (description.kind === 'unix') socket = net.connect({ path: description.path, onread });
@@ -128,7 +128,8 @@ export function listen(endpoint: string | EndpointDescription, options: ListenOp
       onSocket,
     );
   } else {
-    server = net.createServer(onSocket);
+    // Paused until adopted: see adoptWithSlabReads.
+    server = net.createServer({ pauseOnConnect: true }, (accepted) => onSocket(adoptWithSlabReads(accepted)));
   }
   capConnections(server, maxConnections, refusals);
   return new Promise((resolve, reject) => {

@@ -11,7 +11,7 @@
  * kept for as long as its consumer likes (a block waiting for the disk). A slab whose rest is too
  * small for a useful read is left to the garbage collector and a fresh one is started.
  */
-import type { OnReadOpts, Socket } from 'node:net';
+import { Socket, type OnReadOpts } from 'node:net';
 
 /** Several reads' worth: a slab change (where a straddling value is copied) comes once per ~8 blocks. */
 export const READ_SLAB_BYTES = 512 * 1024;
@@ -46,7 +46,7 @@ export class ReadSlab {
 }
 
 /**
- * `onread` options for net.connect: each read goes into a ReadSlab and is pushed into the socket's
+ * `onread` options for a socket: each read goes into a ReadSlab and is pushed into the socket's
  * readable side as usual, so 'data', pause/resume, backpressure, `unshift` and a later StartTLS
  * all behave as without `onread`. `socket` is looked up on the first read (it does not exist yet
  * when the options are made).
@@ -57,4 +57,31 @@ export function slabReads(socket: () => Socket, slab = new ReadSlab()): OnReadOp
     // false pauses reading, as a full readable buffer does on Node's default path.
     callback: (bytes, target) => socket().push(slab.take(target as Buffer, bytes)),
   };
+}
+
+/** The parts of an accepted socket's private libuv handle that adopting it relies on. */
+interface StreamHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+}
+
+/**
+ * An accepted socket with its reads going into slabs, as `slabReads` gives connecting sockets.
+ * Node takes `onread` only when it makes the socket, and a server makes its sockets itself, so the
+ * accepted socket's handle moves to a new Socket made with `onread` (the handle is Node's private
+ * `_handle`; if a Node version lacks it, the accepted socket is used as it is). The server must
+ * have been created with `pauseOnConnect`, so that no byte is read before the move. The accepted
+ * socket is destroyed once the new one closes: that is what the server counts for
+ * `maxConnections` and waits for in `close()`.
+ */
+export function adoptWithSlabReads(accepted: Socket): Socket {
+  const owner = accepted as unknown as { _handle: StreamHandle | null | undefined };
+  const handle = owner._handle;
+  if (handle === null || handle === undefined || typeof handle.useUserBuffer !== 'function') {
+    accepted.resume();
+    return accepted;
+  }
+  owner._handle = null;
+  const adopted: Socket = new Socket({ handle, readable: true, writable: true, onread: slabReads(() => adopted) } as ConstructorParameters<typeof Socket>[0]);
+  adopted.once('close', () => accepted.destroy());
+  return adopted;
 }

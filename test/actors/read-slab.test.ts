@@ -1,9 +1,11 @@
 /**
- * Client reads into slabs (actors/read-slab.ts): values that straddle reads arrive as views, not
- * copies, and intact, against real Twisted.
+ * Reads into slabs (actors/read-slab.ts), on connecting and on accepted sockets: values that
+ * straddle reads arrive as views, not copies, and intact, against real Twisted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../actors/connect.js';
+import { firstValueFrom } from 'rxjs';
+import { connect, listen } from '../../actors/connect.js';
+import { responders } from '../../actors/responders.js';
 import { READ_SLAB_BYTES, ReadSlab } from '../../actors/read-slab.js';
 import { BoxDecoder } from '../../codec/box-decoder.js';
 import type { AmpBox } from '../../codec/box.js';
@@ -77,5 +79,50 @@ describeInteropEach('slab reads against Twisted', (twisted) => {
     } finally {
       connection.close();
     }
+  });
+});
+
+describe('accepted sockets', () => {
+  it('read into slabs too: large arguments arrive intact, nearly all as views', async () => {
+    const received: Buffer[] = [];
+    const server = await listen('tcp:0:interface=127.0.0.1', {
+      responders: () =>
+        responders().on(Echo, ({ data }) => {
+          received.push(data);
+          return { data: Buffer.from(data) };
+        }),
+    });
+    const port = (server.address as { port: number }).port;
+    const connection = await connect(`tcp:127.0.0.1:${port}`);
+    try {
+      const sent = Array.from({ length: 64 }, (_, i) => block(i, 60_000));
+      const answers = await Promise.all(sent.map((data) => connection.callRemote(Echo, { data })));
+      answers.forEach((answer, i) => expect(answer.data.equals(sent[i]!)).toBe(true));
+      received.forEach((data, i) => expect(data.equals(sent[i]!)).toBe(true));
+      const views = received.filter((data) => data.buffer.byteLength === READ_SLAB_BYTES).length;
+      expect(views).toBeGreaterThan(received.length / 2);
+    } finally {
+      connection.close();
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('still count against maxConnections until they close, and let close() finish', async () => {
+    const server = await listen('tcp:0:interface=127.0.0.1', { maxConnections: 1, responders: () => responders().on(Echo, ({ data }) => ({ data })) });
+    const port = (server.address as { port: number }).port;
+    const first = await connect(`tcp:127.0.0.1:${port}`);
+    expect(await first.callRemote(Echo, { data: Buffer.from('one') })).toEqual({ data: Buffer.from('one') });
+    const refused = firstValueFrom(server.refusals$);
+    const second = await connect(`tcp:127.0.0.1:${port}`);
+    expect((await refused).reason).toBe('connection-cap');
+    await second.closed;
+    first.close();
+    await first.closed;
+    // The server counted the first connection as closed: a new one is let in.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const third = await connect(`tcp:127.0.0.1:${port}`);
+    expect(await third.callRemote(Echo, { data: Buffer.from('three') })).toEqual({ data: Buffer.from('three') });
+    const closing = server.close({ closeConnections: true });
+    await expect(closing).resolves.toBeUndefined();
   });
 });
