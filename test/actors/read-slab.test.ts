@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
 import { connect, listen } from '../../actors/connect.js';
 import { responders } from '../../actors/responders.js';
-import { READ_SLAB_BYTES, ReadSlab } from '../../actors/read-slab.js';
+import { READ_SLAB_BYTES, ReadSlab, SMALL_SLAB_BYTES } from '../../actors/read-slab.js';
 import { BoxDecoder } from '../../codec/box-decoder.js';
 import type { AmpBox } from '../../codec/box.js';
 import { encodeBox } from '../../codec/index.js';
@@ -22,7 +22,7 @@ function block(seed: number, length: number): Buffer {
 
 describe('ReadSlab', () => {
   it('hands out consecutive reads back to back, and a fresh slab once too little is left', () => {
-    const slab = new ReadSlab(1000, 300);
+    const slab = new ReadSlab(1000, 300, 1000);
     const first = slab.take(slab.next(), 400);
     const second = slab.take(slab.next(), 350);
     expect(second.buffer).toBe(first.buffer);
@@ -31,6 +31,27 @@ describe('ReadSlab', () => {
     const third = slab.next();
     expect(third.buffer).not.toBe(first.buffer);
     expect(third.length).toBe(1000);
+  });
+
+  it('starts small, takes large slabs while reads come in full, and goes back to small after a trickle', () => {
+    const slab = new ReadSlab(READ_SLAB_BYTES);
+    const offered = slab.next();
+    expect(offered.length).toBe(SMALL_SLAB_BYTES);
+    // Part of a small slab, then its rest: neither fills what it was offered but the second does.
+    slab.take(offered, 1000);
+    expect(slab.next().length).toBe(SMALL_SLAB_BYTES);
+    const full = slab.next();
+    slab.take(full, full.length);
+    expect(slab.next().length).toBe(READ_SLAB_BYTES);
+    // A large read that does not fill the slab keeps it; a trickle gives it up for a small one at once.
+    const large = slab.next();
+    slab.take(large, 200 * 1024);
+    const rest = slab.next();
+    expect(rest.buffer).toBe(large.buffer);
+    slab.take(rest, 100);
+    const after = slab.next();
+    expect(after.buffer).not.toBe(large.buffer);
+    expect(after.length).toBe(SMALL_SLAB_BYTES);
   });
 });
 
@@ -101,6 +122,26 @@ describe('accepted sockets', () => {
       received.forEach((data, i) => expect(data.equals(sent[i]!)).toBe(true));
       const views = received.filter((data) => data.buffer.byteLength === READ_SLAB_BYTES).length;
       expect(views).toBeGreaterThan(received.length / 2);
+    } finally {
+      connection.close();
+      await server.close({ closeConnections: true });
+    }
+  });
+
+  it('start with a small slab: a connection that sends little holds no large one', async () => {
+    const received: Buffer[] = [];
+    const server = await listen('tcp:0:interface=127.0.0.1', {
+      responders: () =>
+        responders().on(Echo, ({ data }) => {
+          received.push(data);
+          return { data: Buffer.from(data) };
+        }),
+    });
+    const port = (server.address as { port: number }).port;
+    const connection = await connect(`tcp:127.0.0.1:${port}`);
+    try {
+      await connection.callRemote(Echo, { data: Buffer.from('small') });
+      expect(received[0]!.buffer.byteLength).toBe(SMALL_SLAB_BYTES);
     } finally {
       connection.close();
       await server.close({ closeConnections: true });
