@@ -102,7 +102,9 @@ export function adoptWithSlabReads(accepted: Socket): Socket {
     return accepted;
   }
   owner._handle = null;
-  const adopted: Socket = new Socket({ handle, readable: true, writable: true, onread: slabReads(() => adopted, new ReadSlab()) } as ConstructorParameters<typeof Socket>[0]);
+  // `handle` is not in Node's typings: the constructor takes it all the same (the server uses it).
+  const options = { handle, readable: true, writable: true, onread: slabReads(() => adopted, new ReadSlab()) };
+  const adopted: Socket = new Socket(options as ConstructorParameters<typeof Socket>[0]);
   adopted.once('close', () => accepted.destroy());
   return adopted;
 }
