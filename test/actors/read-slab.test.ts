@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firstValueFrom } from 'rxjs';
+import type { AmpConnection } from '../../actors/amp-connection.js';
 import { connect, listen } from '../../actors/connect.js';
 import { responders } from '../../actors/responders.js';
 import { READ_SLAB_BYTES, ReadSlab, SMALL_SLAB_BYTES } from '../../actors/read-slab.js';
@@ -104,7 +105,8 @@ describeInteropEach('slab reads against Twisted', (twisted) => {
 });
 
 describe('accepted sockets', () => {
-  it('read into slabs too: large arguments arrive intact, nearly all as views', async () => {
+  /** A listener whose Echo keeps every argument it receives, and a client connected to it. */
+  async function recordingEcho(check: (received: Buffer[], connection: AmpConnection) => Promise<void>): Promise<void> {
     const received: Buffer[] = [];
     const server = await listen('tcp:0:interface=127.0.0.1', {
       responders: () =>
@@ -113,40 +115,30 @@ describe('accepted sockets', () => {
           return { data: Buffer.from(data) };
         }),
     });
-    const port = (server.address as { port: number }).port;
-    const connection = await connect(`tcp:127.0.0.1:${port}`);
+    const connection = await connect(`tcp:127.0.0.1:${(server.address as { port: number }).port}`);
     try {
+      await check(received, connection);
+    } finally {
+      connection.close();
+      await server.close({ closeConnections: true });
+    }
+  }
+
+  it('read into slabs too: large arguments arrive intact, nearly all as views', () =>
+    recordingEcho(async (received, connection) => {
       const sent = Array.from({ length: 64 }, (_, i) => block(i, 60_000));
       const answers = await Promise.all(sent.map((data) => connection.callRemote(Echo, { data })));
       answers.forEach((answer, i) => expect(answer.data.equals(sent[i]!)).toBe(true));
       received.forEach((data, i) => expect(data.equals(sent[i]!)).toBe(true));
       const views = received.filter((data) => data.buffer.byteLength === READ_SLAB_BYTES).length;
       expect(views).toBeGreaterThan(received.length / 2);
-    } finally {
-      connection.close();
-      await server.close({ closeConnections: true });
-    }
-  });
+    }));
 
-  it('start with a small slab: a connection that sends little holds no large one', async () => {
-    const received: Buffer[] = [];
-    const server = await listen('tcp:0:interface=127.0.0.1', {
-      responders: () =>
-        responders().on(Echo, ({ data }) => {
-          received.push(data);
-          return { data: Buffer.from(data) };
-        }),
-    });
-    const port = (server.address as { port: number }).port;
-    const connection = await connect(`tcp:127.0.0.1:${port}`);
-    try {
+  it('start with a small slab: a connection that sends little holds no large one', () =>
+    recordingEcho(async (received, connection) => {
       await connection.callRemote(Echo, { data: Buffer.from('small') });
       expect(received[0]!.buffer.byteLength).toBe(SMALL_SLAB_BYTES);
-    } finally {
-      connection.close();
-      await server.close({ closeConnections: true });
-    }
-  });
+    }));
 
   it('still count against maxConnections until they close, and let close() finish', async () => {
     const server = await listen('tcp:0:interface=127.0.0.1', { maxConnections: 1, responders: () => responders().on(Echo, ({ data }) => ({ data })) });
