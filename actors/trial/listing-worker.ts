@@ -4,7 +4,6 @@
  * (docs/trial-protocol.md §1.1, "the listing worker"). The run starts one Python process fewer,
  * and that worker does not import the test modules a second time.
  */
-import type { Readable } from 'node:stream';
 import { sourceAsset } from './assets.js';
 import { TwistedNotFoundError } from './errors.js';
 import { LocalWorkerHost } from './local-worker-host.js';
@@ -50,10 +49,6 @@ export function canListFirst(workerArguments: readonly string[]): boolean {
   return true;
 }
 
-function fd5Of(host: LocalWorkerHost): Readable {
-  return host.listing!;
-}
-
 /** Bytes of stderr kept for the error of a failed listing. */
 const STDERR_TAIL = 4000;
 
@@ -66,11 +61,12 @@ export function spawnListingWorker(options: ListingWorkerOptions): ListingWorker
   const host = new LocalWorkerHost({ index: options.index, argv, env: options.env, cwd: options.cwd, directory: options.directory, listingPipe: true });
   let stderr = '';
   host.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_TAIL)));
+  // `listingPipe: true` above: the host has fd 5.
+  const fd5 = host.listing!;
   const listing = new Promise<PythonTestList>((resolve, reject) => {
     // A Python that cannot start is reported as without the listing worker: it cannot run trial.
     host.spawned.catch((error: Error) => reject(new TwistedNotFoundError(options.python, error.cause instanceof Error ? error.cause.message : error.message)));
     let text = '';
-    const fd5 = fd5Of(host);
     fd5.setEncoding('utf8');
     fd5.on('data', (chunk: string) => (text += chunk));
     fd5.once('error', () => undefined);
@@ -92,7 +88,7 @@ export function spawnListingWorker(options: ListingWorkerOptions): ListingWorker
     listing,
     // fd 5 closes once the listing is written (or the process is gone).
     get listingNow() {
-      return !fd5Of(host).closed;
+      return !fd5.closed;
     },
   };
 }
