@@ -7,6 +7,7 @@
  */
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { registerSlabReader } from './read-slab.js';
 import { BoxDecoder } from '../codec/box-decoder.js';
 import type { AmpConnection } from './amp-connection.js';
 import { ConnectionRefusedError, peerAddress, type RefusalLog } from './refusals.js';
@@ -65,6 +66,7 @@ export function whenFirstBox(socket: Duplex, onFirstBox: () => void): void {
   const stop = () => {
     socket.off('data', onData);
     socket.off('close', stop);
+    unregister();
   };
   const decoder = new BoxDecoder({
     onBox: () => {
@@ -78,6 +80,8 @@ export function whenFirstBox(socket: Duplex, onFirstBox: () => void): void {
   });
   const onData = (chunk: Buffer) => decoder.push(chunk);
   socket.on('data', onData);
+  // It may hold part of a first box that spans several slabs.
+  const unregister = registerSlabReader(socket, decoder);
   socket.once('close', stop);
 }
 

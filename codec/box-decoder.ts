@@ -3,6 +3,7 @@ import { type AmpBox, MAX_KEY_LENGTH } from './box.js';
 import { DecodedBox } from './decoded-box.js';
 import { KeyTooLongError } from './errors.js';
 import { FramingState, type FramingStateCode } from './framing-states.js';
+import { pinSlabOf } from './slab-leases.js';
 
 const INIT = FramingState.init;
 const KEY = FramingState.key;
@@ -49,6 +50,8 @@ export class BoxDecoder {
    */
   private readonly recentKeys: string[] = [];
   private keyIndex = 0;
+  /** A chunk of the one being parsed whose slab is pinned already (see `pin`). */
+  private pinnedChunk: Buffer | undefined;
 
   constructor(private readonly handlers: BoxDecoderHandlers) {}
 
@@ -97,6 +100,8 @@ export class BoxDecoder {
    */
   takeUnparsed(): Buffer[] {
     const rest = [...this.partial, ...this.queued];
+    // Whoever gets them may keep them: their slabs are never read into again.
+    for (const chunk of rest) pinSlabOf(chunk);
     this.partial = [];
     this.partialLength = 0;
     this.queued = [];
@@ -104,13 +109,25 @@ export class BoxDecoder {
     return rest;
   }
 
+  /**
+   * Whether the decoder still holds bytes in `memory`: a string not yet finished, chunks queued while
+   * paused, or values of the box still open. A read slab it holds is not read into again.
+   */
+  holds(memory: ArrayBufferLike): boolean {
+    if (this.failed) return true;
+    for (const chunk of this.partial) if (chunk.buffer === memory) return true;
+    for (const chunk of this.queued) if (chunk.buffer === memory) return true;
+    return this.box?.refersTo(memory) ?? false;
+  }
+
   private consume(chunk: Buffer): void {
     let offset = 0;
     if (this.partialLength > 0) {
       offset = this.completePartial(chunk);
-      if (offset < 0) return;
-    }
-    this.parse(chunk, offset);
+      if (offset >= 0) this.parse(chunk, offset);
+    } else this.parse(chunk, offset);
+    // Not kept past the chunk: an idle connection must not hold its last slab through it.
+    this.pinnedChunk = undefined;
   }
 
   /**
@@ -197,7 +214,11 @@ export class BoxDecoder {
       this.box = undefined;
       this.state = INIT;
       this.handlers.onTrace?.({ length, from: state, to: INIT });
-      this.handlers.onBox(box);
+      try {
+        this.handlers.onBox(box);
+      } finally {
+        if (!box.disowned) this.pin(box, buf);
+      }
       return;
     } else {
       if (state === INIT) {
@@ -208,6 +229,19 @@ export class BoxDecoder {
       this.state = VALUE;
     }
     this.handlers.onTrace?.({ length, from: state, to: this.state });
+  }
+
+  /**
+   * A box its consumer did not disown may be read from at any time: its slabs are never read into
+   * again (codec/slab-leases.ts). Consecutive boxes nearly always lie in the same chunk, so that
+   * chunk's slab is looked up once, not once per box.
+   */
+  private pin(box: DecodedBox, chunk: Buffer): void {
+    if (chunk !== this.pinnedChunk) {
+      pinSlabOf(chunk);
+      this.pinnedChunk = chunk;
+    }
+    box.pinSlabs(chunk);
   }
 
   private readKey(buf: Buffer, start: number, end: number): string {

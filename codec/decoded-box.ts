@@ -1,3 +1,4 @@
+import { pinSlabOf } from './slab-leases.js';
 import type { RangeDecoder } from './types/amp-type.js';
 
 /**
@@ -14,6 +15,8 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
   /** key, chunk (or the materialised view), start (-1 once materialised), end — per pair. */
   private readonly slots: (string | Buffer | number)[] = [];
   private index: Map<string, number> | undefined;
+  /** Set by `disown()`: the consumer kept nothing of the box but leased views (codec/slab-leases.ts). */
+  private disownedByConsumer = false;
 
   /** Adds a pair whose value is `chunk[start, end)`; a repeated key replaces the value (last wins). */
   add(key: string, chunk: Buffer, start: number, end: number): void {
@@ -31,6 +34,38 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
     else if (count > INDEXED_ABOVE) {
       this.index = new Map();
       for (let i = 0; i < slots.length; i += STRIDE) this.index.set(slots[i] as string, i);
+    }
+  }
+
+  /**
+   * The consumer promises it keeps neither this box nor any view of its values, except views it
+   * leased (codec/slab-leases.ts): the read slab behind them may then be read into again. Call it
+   * from within the box's delivery, after taking the leases.
+   */
+  disown(): void {
+    this.disownedByConsumer = true;
+  }
+
+  get disowned(): boolean {
+    return this.disownedByConsumer;
+  }
+
+  /** Whether a value of this box lies in `memory`. */
+  refersTo(memory: ArrayBufferLike): boolean {
+    const slots = this.slots;
+    for (let i = 1; i < slots.length; i += STRIDE) if ((slots[i] as Buffer).buffer === memory) return true;
+    return false;
+  }
+
+  /**
+   * The box has left the decoder and was not disowned: its values may be read at any later time.
+   * `skip` is a chunk whose slab is already pinned (the decoder's last), to spare a lookup per box.
+   */
+  pinSlabs(skip: Buffer | undefined): void {
+    const slots = this.slots;
+    for (let i = 1; i < slots.length; i += STRIDE) {
+      const chunk = slots[i] as Buffer;
+      if (chunk !== skip) pinSlabOf(chunk);
     }
   }
 

@@ -6,6 +6,8 @@ import { BoxDecoder } from '../../codec/box-decoder.js';
 import { ConnectionDoneError, ProtocolSwitchedError, type KeyTooLongError } from '../../codec/errors.js';
 import type { TransportReceiver } from '../../machines/protocol-switch.js';
 import { PrefixedDuplex } from '../prefixed-duplex.js';
+import { registerSlabReader } from '../read-slab.js';
+import { pinSlabOf } from '../../codec/slab-leases.js';
 import type { TlsOptions } from '../tls-options.js';
 import type { Frame } from './frame.js';
 import { onHandshakeOutcome, wrapInTls, type TlsRole } from './tls-upgrade.js';
@@ -60,6 +62,8 @@ export class BoxTransport {
   private pendingUpgrade: Upgrade | undefined;
   /** Bytes received since TLS started: a close before any means the peer refused our certificate. */
   private receivedSinceTls = -1;
+  /** Unregisters the decoder as a reader of the socket's slabs (see registerSlabReader). */
+  private unregisterReader: () => void = () => {};
 
   constructor(
     socket: Duplex,
@@ -195,12 +199,17 @@ export class BoxTransport {
     // Stop consuming before flushing: over an in-memory pair the peer can react synchronously to our
     // flushed answer, and its first bytes of the new protocol must stay on the transport.
     raw.off('data', this.onData);
+    this.unregisterReader();
     raw.pause();
     // The plaintext answer must be on the wire before the TLS handshake starts.
     this.uncork();
     const leftover = this.decoder.takeUnparsed();
     const buffered: Buffer | null = raw.readableLength > 0 ? raw.read() : null;
-    if (buffered !== null) leftover.push(buffered);
+    if (buffered !== null) {
+      // The next protocol may keep it (takeUnparsed pins the decoder's own the same way).
+      pinSlabOf(buffered);
+      leftover.push(buffered);
+    }
     // Back to "no consumer yet": bytes stay buffered, and the next protocol's first 'data' listener
     // starts the flow (after an explicit pause() it would not).
     (raw as { readableFlowing: boolean | null }).readableFlowing = null;
@@ -270,17 +279,22 @@ export class BoxTransport {
 
   private attach(socket: Duplex): void {
     socket.on('data', this.onData);
+    this.unregisterReader = registerSlabReader(socket, this.slabReader);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
   }
 
   private detach(socket: Duplex): void {
     socket.off('data', this.onData);
+    this.unregisterReader();
     socket.off('error', this.onError);
     socket.off('close', this.onClose);
   }
 
   private readonly onBox = (box: AmpBox): void => this.events.onBox(box);
+
+  /** What the socket's slab reader asks before reading into a slab again: the decoder of the moment. */
+  private readonly slabReader = { holds: (memory: ArrayBufferLike) => this.decoder.holds(memory) };
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.receivedSinceTls >= 0) this.receivedSinceTls += chunk.length;

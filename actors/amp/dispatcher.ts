@@ -17,6 +17,12 @@ export interface CallOptions {
   readonly timeoutMs?: number;
   /** Fail the call with CallCancelledError when it fires; a late answer is then ignored, and a ByteStream stops. */
   readonly signal?: AbortSignal;
+  /**
+   * @internal Called with the decoded answer while its box is delivered, before the call resolves:
+   * it leases every view of the answer that its caller keeps (codec/slab-leases.ts), and the box is
+   * then disowned, so that its read slab can be read into again once the leases are released.
+   */
+  readonly leaseAnswer?: (answer: any) => void;
 }
 
 /** Acts on a reply before the next byte is parsed (StartTLS and protocol switches need this). */
@@ -30,6 +36,7 @@ class PendingCall {
   timer: NodeJS.Timeout | undefined = undefined;
   abandoned = false;
   stopListening: (() => void) | undefined = undefined;
+  leaseAnswer: ((answer: any) => void) | undefined = undefined;
 
   constructor(
     readonly tag: number,
@@ -179,6 +186,7 @@ export class BoxDispatcher {
       }, timeoutMs);
       pending.timer.unref?.();
     }
+    pending.leaseAnswer = options.leaseAnswer;
     const signal = options.signal;
     if (signal !== undefined) {
       const cancel = () => {
@@ -234,7 +242,12 @@ export class BoxDispatcher {
       return;
     }
     try {
-      pending.resolve(pending.command.decodeResponse(box, this.claimDescriptor));
+      const answer = pending.command.decodeResponse(box, this.claimDescriptor);
+      if (pending.leaseAnswer !== undefined && box instanceof DecodedBox) {
+        pending.leaseAnswer(answer);
+        box.disown();
+      }
+      pending.resolve(answer);
     } catch (error) {
       pending.reject(error as Error);
     }

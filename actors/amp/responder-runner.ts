@@ -39,7 +39,9 @@ function askBytes(tag: AskTag | undefined): Uint8Array | undefined {
 function askTagOf(box: AmpBox): AskTag | undefined {
   if (!(box instanceof DecodedBox)) return box.get(ASK);
   const number = box.read(ASK, parseTagIn);
-  return number === undefined ? undefined : number >= 0 ? number : box.get(ASK);
+  // A tag of another form is copied: it is kept until the answer, and the box's slab may be read
+  // into again before that (codec/slab-leases.ts).
+  return number === undefined ? undefined : number >= 0 ? number : Buffer.from(box.get(ASK)!);
 }
 
 /** A responder that failed because its stream failed on the sending side: the sender knows why, and the connection stays. */

@@ -6,6 +6,7 @@
  * ({@link WorkerOps}), a way to abort, and calls {@link BaseConnection.transportClosed} once.
  */
 import { createActor, type Actor } from 'xstate';
+import type { AmpBox } from '../../codec/box.js';
 import { ConnectionDoneError, ConnectionLostError, UnhandledCommandError } from '../../codec/errors.js';
 import { AMP_OUTPUT_BUFFER_SIZE, type UpdateEntry, type WorkerInfo } from '../../codec/protocols/worker-commands.js';
 import { UnknownCommandIdError } from '../../codec/protocols/worker-errors.js';
@@ -33,6 +34,7 @@ import {
   WorkerInfoMissingError,
 } from './errors.js';
 import { resolveCommandArgs } from './paths.js';
+import { writeUploadBlock } from './leased-upload-block.js';
 import { COMMAND_ID_PROXIES, createArgsProxies, FileReaderProxy, FileWriterProxy } from './proxies.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 import { BoundEffects } from '../bound-effects.js';
@@ -328,8 +330,9 @@ export abstract class BaseConnection implements Connection, MasterOps {
     }
   }
 
-  uploadWrite(commandId: string, data: Buffer): Promise<void> {
-    return this.writerFor(commandId).write(data);
+  /** `box`: the AMP box `data` came in, when the block may be written from its read slab (see writeUploadBlock). */
+  uploadWrite(commandId: string, data: Buffer, box?: AmpBox): Promise<void> {
+    return writeUploadBlock(this.writerFor(commandId), data, box);
   }
 
   uploadUtime(commandId: string, accessTime: number, modifiedTime: number): Promise<void> {

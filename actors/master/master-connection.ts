@@ -82,7 +82,7 @@ export class MasterConnection extends BaseConnection {
         await this.complete(commandId, failure);
         return {};
       })
-      .on(UploadWrite, ({ commandId, data }) => this.transfer(() => this.uploadWrite(commandId, data)))
+      .on(UploadWrite, ({ commandId, data }, { box }) => this.transfer(() => this.uploadWrite(commandId, data, box)))
       .on(UploadUtime, ({ commandId, accessTime, modifiedTime }) => this.transfer(() => this.uploadUtime(commandId, accessTime, modifiedTime)))
       .on(UploadUnpack, ({ commandId }) => this.transfer(() => this.uploadUnpack(commandId)))
       .on(UploadClose, ({ commandId }) => this.transfer(() => this.uploadClose(commandId)))

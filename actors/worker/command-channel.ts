@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import type { ArgumentsOf, Command, ResponseOf } from '../../codec/command.js';
 import { msgpackEncodedSize } from '../../codec/msgpack-size.js';
 import type { AmpConnection } from '../amp-connection.js';
+import type { CallOptions } from '../amp/dispatcher.js';
+import { leaseView, releaseView } from '../../codec/slab-leases.js';
 import {
   Complete,
   DownloadClose,
@@ -30,6 +32,8 @@ const MAX_UPDATES_BYTES = 65535 - 8;
 /** A failure text is for people; keep it well inside one AMP value. */
 const MAX_FAILURE_LENGTH = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** A read's bytes stay in the connection's read slab until readBlock's caller has written them (codec/slab-leases.ts). */
+const LEASE_READ: CallOptions = { leaseAnswer: (answer: { data: Buffer }) => leaseView(answer.data) };
 
 export interface AmpCommandChannelOptions {
   readonly transferWindow: number;
@@ -62,6 +66,8 @@ export class AmpCommandChannel implements CommandChannel {
   private writeWaiters: Array<() => void> = [];
   private readonly reads: PendingRead[] = [];
   private readBuffer: Buffer = EMPTY;
+  /** The answer readBuffer is part of, leased until all of it is handed out. */
+  private leasedRead: Buffer | undefined;
   private readEof = false;
   /** Set when an update entry could not be sent at all; reported in `Complete`. */
   private droppedUpdate: string | undefined;
@@ -162,7 +168,8 @@ export class AmpCommandChannel implements CommandChannel {
 
   /**
    * The master's reader is a byte stream (each read continues where the last ended), so reads can
-   * be issued ahead; the command gets the same bytes, at most `maxLength` at a time.
+   * be issued ahead; the command gets the same bytes, at most `maxLength` at a time. Each block is
+   * leased to the caller, which releases it (`releaseView`) once it is done with it.
    */
   async readBlock(maxLength: number): Promise<Buffer> {
     await this.released;
@@ -173,6 +180,8 @@ export class AmpCommandChannel implements CommandChannel {
       while (this.reads.length < this.window) this.issueRead(length);
       const head = this.reads.shift()!;
       const result = await head.result;
+      // Until it is kept as readBuffer below, the answer is only checked.
+      if (!(result instanceof Error) && (result.length === 0 || result.length > head.length)) releaseView(result);
       if (result instanceof Error) {
         this.readEof = true;
         throw result;
@@ -187,17 +196,28 @@ export class AmpCommandChannel implements CommandChannel {
         return EMPTY;
       }
       this.readBuffer = result;
+      this.leasedRead = result;
     }
     const block = this.readBuffer.subarray(0, maxLength);
     this.readBuffer = this.readBuffer.subarray(block.length);
+    leaseView(block);
+    if (this.readBuffer.length === 0) this.endReadLease();
     return block;
+  }
+
+  /** The answer's bytes are all handed out (each block with a lease of its own), or dropped. */
+  private endReadLease(): void {
+    if (this.leasedRead !== undefined) releaseView(this.leasedRead);
+    this.leasedRead = undefined;
   }
 
   /** Always sent by a download (docs/master-worker-protocol.md §3.4), after any read still in flight has come back. */
   async closeReader(): Promise<void> {
     await this.released;
     const outstanding = this.reads.splice(0);
-    await Promise.all(outstanding.map((read) => read.result));
+    const unread = await Promise.all(outstanding.map((read) => read.result));
+    for (const result of unread) if (!(result instanceof Error)) releaseView(result);
+    this.endReadLease();
     this.readBuffer = EMPTY;
     this.readEof = true;
     await this.call(DownloadClose, { commandId: this.commandId });
@@ -252,7 +272,8 @@ export class AmpCommandChannel implements CommandChannel {
   }
 
   private issueRead(length: number): void {
-    const result = this.call(DownloadRead, { commandId: this.commandId, length }).then(
+    // The bytes are leased until readBlock has handed all of them out (see readBlock).
+    const result = this.call(DownloadRead, { commandId: this.commandId, length }, LEASE_READ).then(
       (answer) => answer.data,
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
     );
@@ -289,9 +310,9 @@ export class AmpCommandChannel implements CommandChannel {
   }
 
   /** callRemote, with its synchronous throws (closed connection, oversize value) as rejections. */
-  private call<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>): Promise<ResponseOf<C>> {
+  private call<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
     try {
-      return this.connection.callRemote(command, args);
+      return this.connection.callRemote(command, args, options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAILURE, SUCCESS } from '../../actors/master/results.js';
 import { downloadFile, uploadDirectory, uploadFile } from '../../actors/master/transfers.js';
+import { largeSlabCounts } from '../../actors/read-slab.js';
 import { BUILDER, listTree, startFarm, type Farm } from './harness.js';
 
 const MB10 = 10 * 1024 * 1024;
@@ -64,8 +65,11 @@ describe.each([
       });
       const progress: number[] = [];
       transfer.progress$.subscribe(({ bytes }) => progress.push(bytes));
+      const slabsBefore = largeSlabCounts();
       const result = await transfer.result;
       expect(result, label).toMatchObject({ rc: 0, results: SUCCESS, bytes: size, failure: undefined });
+      // The blocks were written from the master's read slabs, which went round (actors/read-slab.ts).
+      if (size === MB10 && workerArgs.length === 0) expect(largeSlabCounts().reused).toBeGreaterThan(slabsBefore.reused);
       const received = readFileSync(join(farm.masterBase, `uploads/${size}.bin`));
       expect(received.length).toBe(size);
       expect(sha(received)).toBe(sha(content));

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DOWNLOAD_TEMP_PREFIX } from '../../actors/worker/commands/download-file.js';
+import { isUnclaimed, leaseView, trackSlab, type SlabRecord } from '../../codec/slab-leases.js';
 import { expectCommand, removeDir, tempDir } from './harness.js';
 
 let root: string;
@@ -42,6 +43,33 @@ describe('download_file is atomic', () => {
     expect(readdirSync(root)).toEqual(['dest']);
     expect(readFileSync(path)).toEqual(NEW);
     expect(statSync(path).mode & 0o777).toBe(0o640);
+  });
+
+  it('gives back each block leased to it once the block is in the file', async () => {
+    const path = join(root, 'dest');
+    const records: SlabRecord[] = [];
+    let offset = 0;
+    await expectCommand('download_file', { path, blocksize: 4, maxsize: null, mode: null })
+      .withMaster((master) => {
+        // As AmpCommandChannel does: each block a leased view of a read slab.
+        master.readBlock = async (maxLength) => {
+          // The end of the file is an empty buffer of no slab.
+          if (offset === NEW.length) return Buffer.alloc(0);
+          const slab = Buffer.allocUnsafeSlow(16);
+          records.push(trackSlab(slab));
+          const length = NEW.copy(slab, 0, offset, Math.min(NEW.length, offset + maxLength));
+          offset += length;
+          const block = slab.subarray(0, length);
+          leaseView(block);
+          return block;
+        };
+      })
+      .rc(0)
+      .elapsed()
+      .run();
+    expect(readFileSync(path)).toEqual(NEW);
+    expect(records.length).toBeGreaterThan(4);
+    expect(records.every(isUnclaimed)).toBe(true);
   });
 
   it('an interrupted download leaves an existing destination untouched', async () => {

@@ -34,7 +34,11 @@ export interface CommandChannel {
   closeWriter(): Promise<void>;
   utime(accessTime: number, modifiedTime: number): Promise<void>;
   unpack(): Promise<void>;
-  /** Master-side FileReader (downloads). An empty Buffer means EOF. */
+  /**
+   * Master-side FileReader (downloads). An empty Buffer means EOF. The block may be leased from the
+   * connection's read slab: release it (`releaseView`, codec/slab-leases.ts) once it is written, or
+   * that slab is never read into again.
+   */
   readBlock(maxLength: number): Promise<Buffer>;
   closeReader(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  * Blocks that arrive while the file is busy are written together (GatheredWrites).
  */
 import { AtomicFile } from '../../atomic-file.js';
+import { releaseView } from '../../../codec/slab-leases.js';
 import type { CommandArguments } from './command-arguments.js';
 import type { CommandContext, CommandImplementation } from './command-runner.js';
 import { PathEscapeError } from '../../master/errors.js';
@@ -29,7 +30,8 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
 
   async function receive(destination: AtomicFile | null): Promise<void> {
     if (destination === null) return;
-    const writes = new GatheredWrites((blocks) => destination.writeBlocks(blocks));
+    // Blocks leased by readBlock go back once they are in the file (or the write failed).
+    const writes = new GatheredWrites((blocks) => destination.writeBlocks(blocks).finally(() => blocks.forEach(releaseView)));
     try {
       await receiveInto(writes);
     } catch (error) {
