@@ -136,7 +136,8 @@ function encodePairs(
       writeHex(out, offset, length, value);
       offset += length;
     } else if (parts !== undefined && length > zeroCopyAbove) {
-      parts.push(out.subarray(segmentStart, offset), Buffer.from(value.buffer, value.byteOffset, length));
+      // A Buffer goes as itself: a view leased to the connection is released when it is written (WriteBatch).
+      parts.push(out.subarray(segmentStart, offset), Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, length));
       segmentStart = offset;
     } else {
       if (length <= SHORT_VALUE) for (let j = 0; j < length; j++) out[offset + j] = value[j]!;

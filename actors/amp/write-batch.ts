@@ -1,6 +1,8 @@
+import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { FrameSink } from '../../codec/encode-box.js';
 import type { Frame } from './frame.js';
+import { isLeased, releaseView } from '../../codec/slab-leases.js';
 
 /** Each slab holds the small frames of many ticks; one is never written over, only replaced. */
 const SLAB_BYTES = 64 * 1024;
@@ -32,11 +34,19 @@ export class WriteBatch implements FrameSink {
   private pendingBytes = 0;
   private flushDue = false;
 
+  /**
+   * Whether a written buffer is copied out (a kernel socket, or TLS): only then is it done with once
+   * written. An in-memory stream hands the very buffer to its reader.
+   */
+  private copiesWrites: boolean;
+
   constructor(
     private socket: Writable,
     /** Called after every frame accepted, for the transport's write-buffer check. */
     private readonly afterAdd: () => void,
-  ) {}
+  ) {
+    this.copiesWrites = socket instanceof Socket;
+  }
 
   /** Bytes accepted but not yet handed to the socket. */
   get pending(): number {
@@ -46,6 +56,7 @@ export class WriteBatch implements FrameSink {
   /** After a StartTLS the batch writes to the TLS socket; it is empty by then (flushed first). */
   retarget(socket: Writable): void {
     this.socket = socket;
+    this.copiesWrites = socket instanceof Socket;
   }
 
   add(frame: Frame): void {
@@ -131,13 +142,22 @@ export class WriteBatch implements FrameSink {
     }
     this.sealSlabSegment();
     if (pieces.length === 1) {
-      socket.write(pieces[0]!);
+      socket.write(pieces[0]!, this.releaseWhenWritten(pieces[0]!));
     } else {
       // Several pieces leave in one writev.
       socket.cork();
-      for (const piece of pieces) socket.write(piece);
+      for (const piece of pieces) socket.write(piece, this.releaseWhenWritten(piece));
       socket.uncork();
     }
     pieces.length = 0;
+  }
+
+  /**
+   * A large value leased to the connection (a download block from the master's FileReader) is done
+   * with once the socket has written it, whether or not the write succeeded: its buffer may then be
+   * read into again (codec/slab-leases.ts).
+   */
+  private releaseWhenWritten(piece: Buffer): (() => void) | undefined {
+    return this.copiesWrites && piece.length > COPY_UP_TO && isLeased(piece) ? () => releaseView(piece) : undefined;
   }
 }

@@ -22,8 +22,14 @@ import type { TransferProgress } from './file-writer.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 import type { OrdersOwnCalls } from './proxies.js';
 import { SerialQueue } from './serial-queue.js';
+import { LeasedBufferRing } from '../leased-buffer-ring.js';
+import { leaseView, releaseView } from '../../codec/slab-leases.js';
 
 const EMPTY = Buffer.alloc(0);
+/** A batch of 16 reads of 60 KiB (the default window) fits; a larger batch gets a buffer of its own. */
+const READ_BUFFER_BYTES = 1024 * 1024;
+/** Batches whose blocks may still be on their way out: the socket writes them soon after. */
+const KEPT_READ_BUFFERS = 4;
 
 export interface FileReaderOptions {
   readonly source: string;
@@ -38,6 +44,8 @@ type Job<T> = () => Promise<T>;
 /** A read waiting in a batch. */
 interface PendingRead {
   readonly length: number;
+  /** From the worker, through the connection, which releases the block once it is sent. */
+  readonly leased: boolean;
   resolve(block: Buffer): void;
   reject(error: unknown): void;
 }
@@ -57,6 +65,8 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
   private readonly queue = new SerialQueue();
   /** Reads waiting for the next file read, while no other call has been queued after them. */
   private gathering: PendingRead[] | undefined;
+  /** What the worker's reads are read into: about one transfer window's worth per buffer. */
+  private readonly buffers = new LeasedBufferRing(READ_BUFFER_BYTES, KEPT_READ_BUFFERS);
 
   /** Throws PathEscapeError at once if the source leaves `masterBasedir`. */
   constructor(options: FileReaderOptions) {
@@ -95,9 +105,13 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
   }
 
   read(maxLength: number): Promise<Buffer> {
+    return this.enqueueRead(maxLength, false);
+  }
+
+  private enqueueRead(maxLength: number, leased: boolean): Promise<Buffer> {
     const length = Math.max(0, Math.floor(maxLength));
     return new Promise<Buffer>((resolve, reject) => {
-      const read: PendingRead = { length, resolve, reject };
+      const read: PendingRead = { length, leased, resolve, reject };
       if (this.gathering !== undefined) {
         this.gathering.push(read);
         return;
@@ -124,15 +138,21 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
     this.require('read', { type: 'block', bytes: 0 });
     const handle = await this.guard(() => this.ensureOpen());
     const wanted = batch.reduce((sum, read) => sum + read.length, 0);
-    const buffer = Buffer.allocUnsafe(wanted);
+    const leased = batch.every((read) => read.leased);
+    const buffer = leased ? this.buffers.take(wanted) : Buffer.allocUnsafe(wanted);
     let filled = 0;
-    await this.guard(async () => {
-      while (filled < wanted) {
-        const { bytesRead } = await handle.read(buffer, filled, wanted - filled, this.offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-    });
+    try {
+      await this.guard(async () => {
+        while (filled < wanted) {
+          const { bytesRead } = await handle.read(buffer, filled, wanted - filled, this.offset + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+      });
+    } catch (error) {
+      if (leased) releaseView(buffer);
+      throw error;
+    }
     // Cut as reads one at a time would have: full blocks, a short one at the end of the file,
     // then empty blocks, the first of which is the end of file.
     let at = 0;
@@ -142,6 +162,7 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
     for (const read of batch) {
       const block = eof ? EMPTY : buffer.subarray(at, Math.min(filled, at + read.length));
       at += block.length;
+      if (leased && block.length > 0) leaseView(block);
       served.push(block);
       if (eof) continue;
       if (block.length === 0 && read.length > 0) eof = true;
@@ -152,6 +173,8 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
       this.actor.send({ type: 'block', bytes: filled, blocks });
       this.progress.next(this.size === undefined ? { bytes: this.offset } : { bytes: this.offset, total: this.size });
     }
+    // The blocks carry leases of their own now; the buffer's covered only the file read.
+    if (leased) releaseView(buffer);
     if (eof) this.actor.send({ type: 'eof' });
     batch.forEach((read, index) => read.resolve(served[index]!));
   }
@@ -174,8 +197,13 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
     });
   }
 
+  /**
+   * The worker's read, through its connection: the block is leased (codec/slab-leases.ts), and the
+   * connection releases it once the socket has written it, after which its buffer is read into
+   * again. A connection that never releases it (msgpack, in memory) only keeps that buffer from reuse.
+   */
   remoteRead(maxLength: number): Promise<Buffer> {
-    return this.read(maxLength);
+    return this.enqueueRead(maxLength, true);
   }
 
   remoteClose(): Promise<void> {

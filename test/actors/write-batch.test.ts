@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { compareKeys, encodeSortedPairs } from '../../codec/index.js';
 import { encodeSortedPairsParts } from '../../codec/encode-box.js';
 import { WriteBatch } from '../../actors/amp/write-batch.js';
+import { isLeased, leaseView, trackSlab } from '../../codec/slab-leases.js';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 
 /** A socket stand-in that keeps every chunk handed to it by reference, uncopied. */
 function recordingSocket(): { socket: Writable; writes: Buffer[][] } {
@@ -88,5 +91,46 @@ describe('WriteBatch', () => {
         },
       ),
     );
+  });
+});
+
+describe('WriteBatch and leased values', () => {
+  /** A 60 KB value leased from a tracked buffer, as the master's FileReader hands out download blocks. */
+  function leasedBlock(): Buffer {
+    const buffer = Buffer.allocUnsafeSlow(64 * 1024);
+    trackSlab(buffer);
+    const block = buffer.subarray(0, 60_000);
+    leaseView(block);
+    return block;
+  }
+
+  it('releases a leased value once a kernel socket has written it', async () => {
+    const server = createServer((socket) => socket.resume());
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(socket, 'connect');
+    try {
+      const batch = new WriteBatch(socket, () => {});
+      const block = leasedBlock();
+      batch.add(encodeSortedPairsParts(['data'], [block], 8192));
+      expect(isLeased(block)).toBe(true);
+      batch.flush();
+      await new Promise<void>((done) => socket.write(Buffer.alloc(0), () => done()));
+      expect(isLeased(block)).toBe(false);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  });
+
+  it('keeps the lease when the stream may hand the very buffer on (an in-memory pair)', async () => {
+    const { socket, writes } = recordingSocket();
+    const batch = new WriteBatch(socket, () => {});
+    const block = leasedBlock();
+    batch.add(encodeSortedPairsParts(['data'], [block], 8192));
+    batch.flush();
+    await nextTick();
+    expect(writes.flat()).toContain(block);
+    expect(isLeased(block)).toBe(true);
   });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PathEscapeError, TransferSourceError, TransferStateError } from '../../actors/master/errors.js';
 import { FileReader } from '../../actors/master/file-reader.js';
+import { isLeased, releaseView } from '../../codec/slab-leases.js';
 
 let root: string;
 let base: string;
@@ -87,5 +88,45 @@ describe('FileReader', () => {
     expect(() => new FileReader({ source: '../secret', masterBasedir: base })).toThrow(PathEscapeError);
     symlinkSync(join(root, 'secret'), join(base, 'innocent'));
     await expect(new FileReader({ source: 'innocent', masterBasedir: base }).read(10)).rejects.toBeInstanceOf(PathEscapeError);
+  });
+});
+
+describe('FileReader blocks for the worker (remoteRead)', () => {
+  /** 64 KiB of distinct bytes, so a block served from the wrong place shows. */
+  function source(): Buffer {
+    const content = Buffer.allocUnsafe(64 * 1024);
+    for (let i = 0; i < content.length; i++) content[i] = (i * 7 + (i >> 8)) & 0xff;
+    writeFileSync(join(base, 'src.bin'), content);
+    return content;
+  }
+
+  it('are leased, and read into the same buffer again once released', async () => {
+    const content = source();
+    const reader = new FileReader({ source: 'src.bin', masterBasedir: base });
+    const first = await reader.remoteRead(1000);
+    expect(isLeased(first)).toBe(true);
+    expect(first.equals(content.subarray(0, 1000))).toBe(true);
+    // Still leased (on its way out): the next read goes elsewhere.
+    const second = await reader.remoteRead(1000);
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(second.equals(content.subarray(1000, 2000))).toBe(true);
+    releaseView(first);
+    const third = await reader.remoteRead(1000);
+    expect(third.buffer).toBe(first.buffer);
+    expect(third.equals(content.subarray(2000, 3000))).toBe(true);
+    // The block not yet released was not written over.
+    expect(second.equals(content.subarray(1000, 2000))).toBe(true);
+    await reader.close();
+  });
+
+  it('are the caller\'s own when read through read(): never leased, never reused', async () => {
+    source();
+    const reader = new FileReader({ source: 'src.bin', masterBasedir: base });
+    // Larger than Node's pooled allocations, which share one buffer.
+    const first = await reader.read(5000);
+    const second = await reader.read(5000);
+    expect(isLeased(first)).toBe(false);
+    expect(second.buffer).not.toBe(first.buffer);
+    await reader.close();
   });
 });
