@@ -52,6 +52,8 @@ export class BoxDecoder {
   private keyIndex = 0;
   /** A chunk of the one being parsed whose slab is pinned already (see `pin`). */
   private pinnedChunk: Buffer | undefined;
+  /** The open box began before the chunk being parsed: its values may lie in other chunks. */
+  private boxSpansChunks = false;
 
   constructor(private readonly handlers: BoxDecoderHandlers) {}
 
@@ -121,6 +123,7 @@ export class BoxDecoder {
   }
 
   private consume(chunk: Buffer): void {
+    if (this.state !== INIT || this.partialLength > 0) this.boxSpansChunks = true;
     let offset = 0;
     if (this.partialLength > 0) {
       offset = this.completePartial(chunk);
@@ -218,6 +221,7 @@ export class BoxDecoder {
         this.handlers.onBox(box);
       } finally {
         if (!box.disowned) this.pin(box, buf);
+        else this.boxSpansChunks = false;
       }
       return;
     } else {
@@ -233,15 +237,18 @@ export class BoxDecoder {
 
   /**
    * A box its consumer did not disown may be read from at any time: its slabs are never read into
-   * again (codec/slab-leases.ts). Consecutive boxes nearly always lie in the same chunk, so that
-   * chunk's slab is looked up once, not once per box.
+   * again (codec/slab-leases.ts). A box that began in the chunk being parsed lies wholly in it, and
+   * consecutive boxes nearly always do: that chunk's slab is looked up once, not once per box.
    */
   private pin(box: DecodedBox, chunk: Buffer): void {
+    if (this.boxSpansChunks) {
+      this.boxSpansChunks = false;
+      box.pinSlabs(undefined);
+    }
     if (chunk !== this.pinnedChunk) {
       pinSlabOf(chunk);
       this.pinnedChunk = chunk;
     }
-    box.pinSlabs(chunk);
   }
 
   private readKey(buf: Buffer, start: number, end: number): string {

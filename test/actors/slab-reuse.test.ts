@@ -211,6 +211,32 @@ describe('BoxDecoder and slab reuse', () => {
     expect(intact).toBe(values.length);
   });
 
+  it('pins every slab a kept box lies in, not only the one it ended in', () => {
+    let decoder: BoxDecoder;
+    const slab = new ReadSlab(SLAB, MIN_READ, SLAB, (memory) => !decoder.holds(memory));
+    let kept: DecodedBox | undefined;
+    decoder = new BoxDecoder({
+      onBox: (box) => {
+        if (kept === undefined) kept = box as DecodedBox;
+        else (box as DecodedBox).disown();
+      },
+      onError: () => {},
+    });
+    // The kept box's first value fills most of one slab; its second ends in the next one.
+    const first = block(1, 3000);
+    const filler = Array.from({ length: 60 }, (_, i) => encodeBox({ data: block(i + 2, 2000) }));
+    const wire = Buffer.concat([encodeBox({ a: first, b: block(99, 3000) }), ...filler]);
+    for (let at = 0; at < wire.length; ) {
+      const target = slab.next();
+      const length = Math.min(target.length, wire.length - at);
+      wire.copy(target, 0, at, at + length);
+      at += length;
+      decoder.push(slab.take(target, length));
+    }
+    expect(kept!.get('a')!.equals(first)).toBe(true);
+    expect(kept!.get('b')!.equals(block(99, 3000))).toBe(true);
+  });
+
   it('holds the bytes of an unfinished string and of the box still open', () => {
     const decoder = new BoxDecoder({ onBox: () => {}, onError: () => {} });
     const wire = encodeBox({ first: block(1, 100), second: block(2, 100) });
