@@ -4,6 +4,7 @@ import { DecodedBox } from './decoded-box.js';
 import { KeyTooLongError } from './errors.js';
 import { FramingState, type FramingStateCode } from './framing-states.js';
 import { pinSlabOf } from './slab-leases.js';
+import { StraddleCopies } from './straddle-copies.js';
 
 const INIT = FramingState.init;
 const KEY = FramingState.key;
@@ -54,6 +55,8 @@ export class BoxDecoder {
   private pinnedChunk: Buffer | undefined;
   /** The open box began before the chunk being parsed: its values may lie in other chunks. */
   private boxSpansChunks = false;
+  private readonly copies = new StraddleCopies();
+  private readonly holdsMemory = (memory: ArrayBufferLike): boolean => this.holds(memory);
 
   constructor(private readonly handlers: BoxDecoderHandlers) {}
 
@@ -164,7 +167,7 @@ export class BoxDecoder {
 
   /** The straddling string's body, copied out of its pieces. */
   private copyPartial(length: number): Buffer {
-    const body = Buffer.allocUnsafe(length);
+    const body = this.copies.take(length, this.holdsMemory);
     let copied = 0;
     let skip = 2;
     for (const piece of this.partial) {

@@ -269,3 +269,85 @@ describe('BoxDecoder and slab reuse', () => {
     for (let i = 0; i < 5; i++) expect(fill(slab, 1000)[0]!.buffer).not.toBe(rest!.buffer);
   });
 });
+
+describe('StraddleCopies', () => {
+  /** Each value is split between two chunks in different memory, so the decoder must copy it. */
+  function splitEach(values: Buffer[], consume: (box: DecodedBox, index: number) => boolean): Set<ArrayBufferLike> {
+    const memories = new Set<ArrayBufferLike>();
+    let index = 0;
+    const decoder = new BoxDecoder({
+      onBox: (box) => {
+        const value = (box as DecodedBox).get('data')!;
+        memories.add(value.buffer);
+        if (consume(box as DecodedBox, index++)) (box as DecodedBox).disown();
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    for (const value of values) {
+      const wire = Buffer.from(encodeBox({ data: value }));
+      decoder.push(Buffer.from(wire.subarray(0, 1000)));
+      decoder.push(Buffer.from(wire.subarray(1000)));
+    }
+    return memories;
+  }
+
+  const large = Array.from({ length: 40 }, (_, i) => block(i, 20_000 + i));
+
+  it('copies large straddling values into a few buffers that go round once released', () => {
+    const leased: { index: number; data: Buffer }[] = [];
+    const memories = splitEach(large, (box, index) => {
+      while (leased.length > 3) {
+        const { index: at, data } = leased.shift()!;
+        expect(data.equals(large[at]!)).toBe(true);
+        releaseView(data);
+      }
+      const data = box.get('data')!;
+      expect(data.equals(large[index]!)).toBe(true);
+      leaseView(data);
+      leased.push({ index, data });
+      return true;
+    });
+    expect(memories.size).toBeLessThanOrEqual(8);
+    for (const { index, data } of leased) expect(data.equals(large[index]!)).toBe(true);
+  });
+
+  it('never copies into a buffer a kept box still refers to, and is not clogged by such buffers', () => {
+    const kept: Buffer[] = [];
+    const later = new Set<ArrayBufferLike>();
+    const memories = splitEach(large, (box, index) => {
+      const data = box.get('data')!;
+      if (index < 10) {
+        kept.push(data);
+        return false;
+      }
+      // Copied, checked and let go at once: these should share one or two buffers.
+      expect(data.equals(large[index]!)).toBe(true);
+      later.add(data.buffer);
+      return true;
+    });
+    expect(memories.size).toBeLessThan(large.length);
+    expect(later.size).toBeLessThanOrEqual(2);
+    kept.forEach((data, i) => expect(data.equals(large[i]!)).toBe(true));
+  });
+
+  it('never copies two values of one open box into the same buffer', () => {
+    const decoder = new BoxDecoder({
+      onBox: (box) => {
+        const decoded = box as DecodedBox;
+        expect(decoded.get('a')!.equals(large[0]!)).toBe(true);
+        expect(decoded.get('b')!.equals(large[1]!)).toBe(true);
+        decoded.disown();
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      const wire = Buffer.from(encodeBox({ a: large[0]!, b: large[1]! }));
+      // Both values straddle two chunks in different memory.
+      for (const [from, to] of [[0, 1000], [1000, 25_000], [25_000, wire.length]] as const) decoder.push(Buffer.from(wire.subarray(from, to)));
+    }
+  });
+});
