@@ -80,7 +80,7 @@ export class AmpConnection {
     this.descriptors = socket instanceof UnixFdSocket ? new DescriptorExchange(socket, this.logger) : undefined;
     const inspect = options.inspect ?? inspectorFromEnvironment();
     this.control = startControlMachines(this.effects(), inspect, options.machines);
-    const framing = options.traceFraming ? createActor(framingMachine, { inspect }).start() : undefined;
+    const framing = options.traceFraming ? createActor(framingMachine, { inspect, input: { maxBoxBytes: options.maxBoxBytes } }).start() : undefined;
     this.framing = framing;
     const flow = this.control.inputFlow;
     this.transport = new BoxTransport(socket, this.role, options.maxWriteBuffer ?? 1 << 20, {
@@ -99,7 +99,7 @@ export class AmpConnection {
       onError: (cause) =>
         this.toConnection({ type: 'transportError', error: new ConnectionLostError(`connection lost: ${cause.message}`, { cause }) }),
       onClose: (peerSilentSinceTls) => this.toConnection({ type: 'transportClosed', peerSilentSinceTls }),
-    });
+    }, options.maxBoxBytes);
     this.dispatcher = new BoxDispatcher(
       {
         sendRequest: (frame) => this.transport.sendRequest(frame),

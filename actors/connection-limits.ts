@@ -75,9 +75,10 @@ export function whenFirstBox(socket: Duplex, onFirstBox: () => void): void {
       stop();
       onFirstBox();
     },
-    // The connection's own decoder fails the connection for the same bytes.
+    // The connection's own decoder fails the connection for the same bytes, and applies the
+    // connection's limit on a box's size: this one must not apply another.
     onError: stop,
-  });
+  }, Number.POSITIVE_INFINITY);
   const onData = (chunk: Buffer) => decoder.push(chunk);
   socket.on('data', onData);
   // It may hold part of a first box that spans several slabs.

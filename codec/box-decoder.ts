@@ -1,7 +1,7 @@
 import './buffer-fast-paths.js';
-import { type AmpBox, MAX_KEY_LENGTH } from './box.js';
+import { type AmpBox, DEFAULT_MAX_BOX_BYTES, MAX_KEY_LENGTH } from './box.js';
 import { DecodedBox } from './decoded-box.js';
-import { KeyTooLongError } from './errors.js';
+import { BoxTooLargeError, KeyTooLongError } from './errors.js';
 import { FramingState, type FramingStateCode } from './framing-states.js';
 import { pinSlabOf } from './slab-leases.js';
 import { StraddleCopies } from './straddle-copies.js';
@@ -17,11 +17,17 @@ export interface FramingTrace {
   readonly to: FramingStateCode;
 }
 
+/** What ends a stream for good: both are found from a length prefix alone, before its body arrives. */
+export type FramingError = KeyTooLongError | BoxTooLargeError;
+
 export interface BoxDecoderHandlers {
   /** Called for every complete box, empty ones included (classifying them is the dispatcher's job). */
   onBox(box: AmpBox): void;
-  /** Called once when a key prefix over 255 arrives; the decoder ignores all later input. */
-  onError(error: KeyTooLongError): void;
+  /**
+   * Called once when a key prefix over 255 arrives, or a prefix that takes the box past its limit;
+   * the decoder ignores all later input.
+   */
+  onError(error: FramingError): void;
   /** Optional per-string hook for trace mode and model-based tests. */
   onTrace?: (trace: FramingTrace) => void;
 }
@@ -51,6 +57,8 @@ export class BoxDecoder {
    */
   private readonly recentKeys: string[] = [];
   private keyIndex = 0;
+  /** Bytes of the open box so far, prefixes included (see maxBoxBytes). */
+  private boxBytes = 0;
   /** A chunk of the one being parsed whose slab is pinned already (see `pin`). */
   private pinnedChunk: Buffer | undefined;
   /** The open box began before the chunk being parsed: its values may lie in other chunks. */
@@ -58,7 +66,11 @@ export class BoxDecoder {
   private readonly copies = new StraddleCopies();
   private readonly holdsMemory = (memory: ArrayBufferLike): boolean => this.holds(memory);
 
-  constructor(private readonly handlers: BoxDecoderHandlers) {}
+  constructor(
+    private readonly handlers: BoxDecoderHandlers,
+    /** A box may not grow past this many bytes before its terminator (docs/amp-protocol.md §1.4). */
+    private readonly maxBoxBytes = DEFAULT_MAX_BOX_BYTES,
+  ) {}
 
   get isPaused(): boolean {
     return this.paused;
@@ -148,7 +160,11 @@ export class BoxDecoder {
     const first = this.partial[0]!;
     const length = first.length >= 2 ? (first[0]! << 8) | first[1]! : (first[0]! << 8) | this.partial[1]![0]!;
     if (length > MAX_KEY_LENGTH && this.state !== VALUE) {
-      this.fail(length);
+      this.fail(new KeyTooLongError(false, length));
+      return -1;
+    }
+    if (this.boxBytes + 2 + length > this.maxBoxBytes) {
+      this.fail(new BoxTooLargeError(this.maxBoxBytes, this.boxBytes + 2 + length));
       return -1;
     }
     const needed = 2 + length;
@@ -189,7 +205,12 @@ export class BoxDecoder {
       const length = (buf[pos]! << 8) | buf[pos + 1]!;
       const state = this.state;
       if (length > MAX_KEY_LENGTH && state !== VALUE) {
-        this.fail(length);
+        this.fail(new KeyTooLongError(false, length));
+        return;
+      }
+      // Checked on the prefix, as the key limit is: the body of a string past the limit is never held.
+      if (this.boxBytes + 2 + length > this.maxBoxBytes) {
+        this.fail(new BoxTooLargeError(this.maxBoxBytes, this.boxBytes + 2 + length));
         return;
       }
       const bodyStart = pos + 2;
@@ -212,6 +233,7 @@ export class BoxDecoder {
   private string(buf: Buffer, bodyStart: number, bodyEnd: number): void {
     const state = this.state;
     const length = bodyEnd - bodyStart;
+    this.boxBytes += 2 + length;
     if (state === VALUE) {
       this.box!.add(this.key, buf, bodyStart, bodyEnd);
       this.state = KEY;
@@ -219,6 +241,7 @@ export class BoxDecoder {
       const box = state === INIT ? new DecodedBox() : this.box!;
       this.box = undefined;
       this.state = INIT;
+      this.boxBytes = 0;
       this.handlers.onTrace?.({ length, from: state, to: INIT });
       try {
         this.handlers.onBox(box);
@@ -267,12 +290,12 @@ export class BoxDecoder {
     return key;
   }
 
-  private fail(length: number): void {
+  private fail(error: FramingError): void {
     this.failed = true;
     this.partial = [];
     this.partialLength = 0;
     this.queued = [];
-    this.handlers.onError(new KeyTooLongError(false, length));
+    this.handlers.onError(error);
   }
 }
 

@@ -25,6 +25,18 @@ export class KeyTooLongError extends AmpStateError {
   }
 }
 
+/** A peer's box grew past the receiving connection's limit (`maxBoxBytes`); the connection closes. */
+export class BoxTooLargeError extends AmpStateError {
+  override readonly code = 'AMP_ERR_BOX_TOO_LARGE';
+  constructor(
+    readonly limit: number,
+    /** The box's size so far, counting the string whose length prefix went past the limit. */
+    readonly size: number,
+  ) {
+    super(`received an AMP box of at least ${size} bytes; boxes are limited to ${limit} bytes, closing the connection`);
+  }
+}
+
 export class ValueTooLongError extends AmpStateError {
   override readonly code = 'AMP_ERR_VALUE_TOO_LONG';
   constructor(

@@ -3,7 +3,7 @@ export * from './errors.js';
 export * from './descriptor-errors.js';
 export * from './framing-states.js';
 export { encodeBox, encodeSortedPairs, compareKeys, checkKey } from './encode-box.js';
-export { BoxDecoder, parseBoxes, type BoxDecoderHandlers, type FramingTrace } from './box-decoder.js';
+export { BoxDecoder, parseBoxes, type BoxDecoderHandlers, type FramingError, type FramingTrace } from './box-decoder.js';
 export { classifyBox, type BoxKind } from './classify-box.js';
 export { CompiledSchema, type Schema, type Decoded, type Encodable, type StreamResolver } from './schema.js';
 export * from './command.js';

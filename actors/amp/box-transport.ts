@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
-import type { AmpBox } from '../../codec/box.js';
+import { DEFAULT_MAX_BOX_BYTES, type AmpBox } from '../../codec/box.js';
 import type { FrameSink } from '../../codec/encode-box.js';
-import { BoxDecoder } from '../../codec/box-decoder.js';
-import { ConnectionDoneError, ProtocolSwitchedError, type KeyTooLongError } from '../../codec/errors.js';
+import { BoxDecoder, type FramingError } from '../../codec/box-decoder.js';
+import { ConnectionDoneError, KeyTooLongError, ProtocolSwitchedError } from '../../codec/errors.js';
 import type { TransportReceiver } from '../../machines/protocol-switch.js';
 import { PrefixedDuplex } from '../prefixed-duplex.js';
 import { registerSlabReader } from '../read-slab.js';
@@ -25,7 +25,7 @@ export type OutgoingGate = 'open' | 'held' | 'locked' | 'closed';
 
 export interface BoxTransportEvents {
   onBox(box: AmpBox): void;
-  onDecodeError(error: KeyTooLongError): void;
+  onDecodeError(error: FramingError): void;
   onFramingTrace?: ((length: number) => void) | undefined;
   onWriteBufferFull(): void;
   onWriteBufferDrained(): void;
@@ -70,6 +70,7 @@ export class BoxTransport {
     private readonly role: TlsRole,
     private readonly maxWriteBuffer: number,
     private readonly events: BoxTransportEvents,
+    private readonly maxBoxBytes = DEFAULT_MAX_BOX_BYTES,
   ) {
     this.socket = socket;
     this.batch = new WriteBatch(socket, this.checkWriteBuffer);
@@ -266,15 +267,18 @@ export class BoxTransport {
 
   private createDecoder(): BoxDecoder {
     const trace = this.events.onFramingTrace;
-    return new BoxDecoder({
-      onBox: this.onBox,
-      onError: (error) => {
-        // The decoder gives up on the prefix alone; the trace machine learns it from the same length.
-        trace?.(error.keyLength);
-        this.events.onDecodeError(error);
+    return new BoxDecoder(
+      {
+        onBox: this.onBox,
+        onError: (error) => {
+          // The decoder gives up on the prefix alone; the trace machine learns it from the same length.
+          if (error instanceof KeyTooLongError) trace?.(error.keyLength);
+          this.events.onDecodeError(error);
+        },
+        onTrace: trace === undefined ? undefined : (framing) => trace(framing.length),
       },
-      onTrace: trace === undefined ? undefined : (framing) => trace(framing.length),
-    });
+      this.maxBoxBytes,
+    );
   }
 
   private attach(socket: Duplex): void {

@@ -24,6 +24,11 @@ export interface AmpConnectionOptions {
   readonly maxConcurrentResponses?: number;
   /** Bytes queued for the peer before reading pauses until they drain. */
   readonly maxWriteBuffer?: number;
+  /**
+   * The most bytes a received box may take (docs/amp-protocol.md §1.4); past it the connection
+   * closes with BoxTooLargeError. Default 16 MiB + 64 KiB.
+   */
+  readonly maxBoxBytes?: number;
   /** Accept ByteStream arguments (docs/amp-protocol.md §3.7): true for a registry of this connection's own. Default false. */
   readonly streams?: StreamRegistry | boolean;
   /** Set when the transport is already connected (the default); false waits for `connect`. */

@@ -1,6 +1,6 @@
 import type { AmpBox } from '../box.js';
-import { BoxDecoder } from '../box-decoder.js';
-import { InvalidValueError, type KeyTooLongError } from '../errors.js';
+import { BoxDecoder, type FramingError } from '../box-decoder.js';
+import { InvalidValueError, KeyTooLongError } from '../errors.js';
 import { CompiledSchema, type Decoded, type Encodable, type Schema } from '../schema.js';
 import { AmpType } from './amp-type.js';
 
@@ -22,12 +22,13 @@ export class AmpListType<S extends Schema> extends AmpType<Decoded<S>[], readonl
 
   decode(bytes: Buffer): Decoded<S>[] {
     const boxes: AmpBox[] = [];
-    let failure: KeyTooLongError | undefined;
+    let failure: FramingError | undefined;
     new BoxDecoder({ onBox: (box) => boxes.push(box), onError: (error) => (failure = error) }).push(bytes);
     // Twisted's parseString raises here (its helper cannot close a connection), so the argument
     // fails instead of yielding the boxes before the bad prefix.
     if (failure !== undefined) {
-      throw new InvalidValueError(this.name, `nested box has a key length prefix of ${failure.keyLength}`, { cause: failure });
+      const problem = failure instanceof KeyTooLongError ? `a key length prefix of ${failure.keyLength}` : 'more bytes than a box may hold';
+      throw new InvalidValueError(this.name, `nested box has ${problem}`, { cause: failure });
     }
     return boxes.map((box) => this.compiled.decode(box));
   }

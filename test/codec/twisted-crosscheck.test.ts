@@ -272,7 +272,7 @@ function parseLikeOracle(bytes: Buffer): { boxes: [string, string][][]; unparsed
       consumed = position;
     },
     onError: (error) => {
-      failedPrefix = error.keyLength;
+      if (error instanceof KeyTooLongError) failedPrefix = error.keyLength;
     },
   });
   for (position = 1; position <= bytes.length; position++) decoder.push(bytes.subarray(position - 1, position));

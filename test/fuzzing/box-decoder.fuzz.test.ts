@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BoxDecoder, FRAMING_STATE_NAMES, KeyTooLongError, MAX_KEY_LENGTH, encodeBox, type AmpBox } from '../../codec/index.js';
+import { BoxDecoder, FRAMING_STATE_NAMES, KeyTooLongError, MAX_KEY_LENGTH, encodeBox, type AmpBox, type FramingError } from '../../codec/index.js';
 import { boxSequences, splitAt, splitPoints } from '../codec/arbitraries.js';
 
 type Entries = [string, string][];
@@ -65,7 +65,7 @@ interface Feeding {
 
 function runDecoder(bytes: Buffer, { chunks, pauses }: Feeding): Outcome & { errors: number; thrown: unknown[] } {
   const delivered: AmpBox[] = [];
-  const errors: KeyTooLongError[] = [];
+  const errors: FramingError[] = [];
   const thrown: unknown[] = [];
   let strings = 0;
   let afterFailure = 0;
@@ -101,7 +101,7 @@ function runDecoder(bytes: Buffer, { chunks, pauses }: Feeding): Outcome & { err
   expect(strings).toBeLessThanOrEqual(Math.floor(bytes.length / 2));
   return {
     boxes: delivered.map(entriesOf),
-    failedPrefix: errors[0]?.keyLength,
+    failedPrefix: errors[0] instanceof KeyTooLongError ? errors[0].keyLength : undefined,
     errors: errors.length,
     strings,
     state: FRAMING_STATE_NAMES[decoder.state]!,

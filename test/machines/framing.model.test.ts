@@ -60,7 +60,7 @@ function plansOf(machine: FramingMachine): { name: string; plans: PlannedString[
 }
 
 function snapshotAfter(machine: FramingMachine, events: readonly FramingStringEvent[]): Snapshot {
-  const actor = createActor(machine).start();
+  const actor = createActor(machine, { input: {} }).start();
   for (const event of events) actor.send(event);
   const snapshot = actor.getSnapshot();
   actor.stop();
@@ -91,7 +91,7 @@ interface PlannedString {
  * machine gives the states and context this exact sequence reaches.
  */
 function planPath(machine: FramingMachine, events: readonly FramingStringEvent[]): PlannedString[] {
-  const actor = createActor(machine).start();
+  const actor = createActor(machine, { input: {} }).start();
   let box = new Map<string, Buffer>();
   let key = '';
   const plan = events.map((event, index): PlannedString => {

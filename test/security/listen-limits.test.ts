@@ -9,6 +9,8 @@ import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as amp from '../../codec/types/index.js';
 import { defineCommand } from '../../codec/command.js';
+import { BoxTooLargeError } from '../../codec/errors.js';
+import { encodeBox } from '../../codec/index.js';
 import { connect, listen, type AmpServer, type ListenOptions } from '../../actors/connect.js';
 import { ConnectionRefusedError } from '../../actors/refusals.js';
 import { responders } from '../../actors/responders.js';
@@ -102,5 +104,37 @@ describe('listen(): connection limits', () => {
     await client.closed;
     await server.close({ closeConnections: true });
     expect(await refusals).toEqual([]);
+  });
+});
+
+describe('listen(): the size of a box', () => {
+  /** A box of `pairs` keys, each with a 200-byte value: 2 + 2 + 200 + 2 + 2 (key 'kNN') bytes a pair. */
+  function wideBox(pairs: number): Buffer {
+    return encodeBox(Object.fromEntries(Array.from({ length: pairs }, (_, i) => [`k${String(i).padStart(2, '0')}`, Buffer.alloc(200, i)])));
+  }
+
+  it('closes a connection whose box grows past maxBoxBytes, naming the limit, and keeps serving others', async () => {
+    const { server, port } = await serve({ maxBoxBytes: 2_000 });
+    const accepted = firstValueFrom(server.connections$);
+    const socket = await rawSocket(port);
+    // Ten pairs (2,090 bytes with their prefixes) never end: the eleventh prefix is past the limit.
+    socket.write(wideBox(12).subarray(0, 2_300));
+    const reason = await (await accepted).closed;
+    expect(reason).toBeInstanceOf(BoxTooLargeError);
+    expect(reason).toMatchObject({ code: 'AMP_ERR_BOX_TOO_LARGE', limit: 2_000 });
+    expect(reason.message).toMatch(/limited to 2000 bytes/);
+    await closed(socket);
+    const client = await connect(`tcp:127.0.0.1:${port}`);
+    expect(await client.callRemote(Echo, { text: 'still serving' })).toEqual({ text: 'still serving' });
+    client.close();
+  });
+
+  it('takes a box up to the limit', async () => {
+    const { port } = await serve({ maxBoxBytes: 2_000 });
+    const client = await connect(`tcp:127.0.0.1:${port}`);
+    // _ask, _command and a 1,900-byte text: 1,935 bytes with prefixes and terminator.
+    const text = 'x'.repeat(1_900);
+    expect(await client.callRemote(Echo, { text })).toEqual({ text });
+    client.close();
   });
 });
