@@ -17,14 +17,14 @@ export interface FramingTrace {
   readonly to: FramingStateCode;
 }
 
-/** What ends a stream for good: both are found from a length prefix alone, before its body arrives. */
+/** What ends a stream for good. */
 export type FramingError = KeyTooLongError | BoxTooLargeError;
 
 export interface BoxDecoderHandlers {
   /** Called for every complete box, empty ones included (classifying them is the dispatcher's job). */
   onBox(box: AmpBox): void;
   /**
-   * Called once when a key prefix over 255 arrives, or a prefix that takes the box past its limit;
+   * Called once when a key prefix over 255 arrives, or a string that takes the box past its limit;
    * the decoder ignores all later input.
    */
   onError(error: FramingError): void;
@@ -57,7 +57,7 @@ export class BoxDecoder {
    */
   private readonly recentKeys: string[] = [];
   private keyIndex = 0;
-  /** Bytes of the open box so far, prefixes included (see maxBoxBytes). */
+  /** Bytes of the open box so far, prefixes included (see maxBoxBytes): checked once per string, not per prefix. */
   private boxBytes = 0;
   /** A chunk of the one being parsed whose slab is pinned already (see `pin`). */
   private pinnedChunk: Buffer | undefined;
@@ -163,10 +163,6 @@ export class BoxDecoder {
       this.fail(new KeyTooLongError(false, length));
       return -1;
     }
-    if (this.boxBytes + 2 + length > this.maxBoxBytes) {
-      this.fail(new BoxTooLargeError(this.maxBoxBytes, this.boxBytes + 2 + length));
-      return -1;
-    }
     const needed = 2 + length;
     if (this.partialLength < needed) return -1;
     const resumeAt = chunk.length - (this.partialLength - needed);
@@ -208,11 +204,6 @@ export class BoxDecoder {
         this.fail(new KeyTooLongError(false, length));
         return;
       }
-      // Checked on the prefix, as the key limit is: the body of a string past the limit is never held.
-      if (this.boxBytes + 2 + length > this.maxBoxBytes) {
-        this.fail(new BoxTooLargeError(this.maxBoxBytes, this.boxBytes + 2 + length));
-        return;
-      }
       const bodyStart = pos + 2;
       const bodyEnd = bodyStart + length;
       if (bodyEnd > end) break;
@@ -233,7 +224,11 @@ export class BoxDecoder {
   private string(buf: Buffer, bodyStart: number, bodyEnd: number): void {
     const state = this.state;
     const length = bodyEnd - bodyStart;
-    this.boxBytes += 2 + length;
+    const boxBytes = (this.boxBytes += 2 + length);
+    if (boxBytes > this.maxBoxBytes) {
+      this.fail(new BoxTooLargeError(this.maxBoxBytes, boxBytes));
+      return;
+    }
     if (state === VALUE) {
       this.box!.add(this.key, buf, bodyStart, bodyEnd);
       this.state = KEY;

@@ -42,7 +42,7 @@ export const framingMachine = setup({
     isEmpty: ({ event }) => event.length === 0,
     /** Twisted checks the key limit on the prefix alone and closes the connection. */
     isKeyTooLong: ({ event }) => event.length > MAX_KEY_LENGTH,
-    /** Checked on the prefix too: a string that takes the box past the limit is never read. */
+    /** The string that takes the box past the receiver's limit ends the stream (ampstate's rule). */
     isBoxTooLarge: ({ context, event }) => context.boxBytes + 2 + event.length > context.maxBoxBytes,
   },
   actions: {
