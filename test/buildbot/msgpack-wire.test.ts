@@ -6,13 +6,14 @@
 import { decode } from '@msgpack/msgpack';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileReaderImpl, FileWriterImpl } from '../../actors/master/connection-api.js';
+import { FileReaderImpl } from '../../actors/master/connection-api.js';
 import { KeepaliveTimeoutError, WorkerDisconnectedError } from '../../actors/master/errors.js';
 import { MsgpackListener, MSGPACK_WORKER_SETTINGS, type MsgpackListenerOptions, type MsgpackRegistryEvent } from '../../actors/master/msgpack/listener.js';
 import { parseBasicAuth } from '../../actors/master/msgpack/basic-auth.js';
 import { RemoteCommand } from '../../actors/master/remote-command.js';
 import { CANCELLED, EXCEPTION, RETRY, SUCCESS } from '../../actors/master/results.js';
 import { CommandRejectedError } from '../../codec/protocols/worker-errors.js';
+import { CollectingWriter } from '../support/collecting-writer.js';
 import { quietLogger } from './msgpack-harness.js';
 import { RawWorker, defaultInfo, serveHandshake, upgradeStatus } from './raw-worker.js';
 
@@ -212,15 +213,8 @@ describe('msgpack: the envelope (docs/master-worker-protocol.md §5)', () => {
 
   it('keeps str and bin apart: upload blocks must be bin, update_read_file is answered with bin', async () => {
     const { worker, connection } = await attachedWorker();
-    const written: Buffer[] = [];
-    class Writer extends FileWriterImpl {
-      async remoteWrite(data: Buffer) {
-        written.push(data);
-      }
-      async remoteUtime() {}
-      async remoteUnpack() {}
-      async remoteClose() {}
-    }
+    const writer = new CollectingWriter();
+    const written = writer.written;
     class Reader extends FileReaderImpl {
       private done = false;
       async remoteRead(maxLength: number) {
@@ -230,7 +224,7 @@ describe('msgpack: the envelope (docs/master-worker-protocol.md §5)', () => {
       }
       async remoteClose() {}
     }
-    const upload = new RemoteCommand('uploadFile', { workdir: 'build', workersrc: 'x', writer: new Writer(), blocksize: 4, maxsize: null, keepstamp: false });
+    const upload = new RemoteCommand('uploadFile', { workdir: 'build', workersrc: 'x', writer, blocksize: 4, maxsize: null, keepstamp: false });
     void upload.run(connection, 'b1');
     const start = await worker.next('start_command');
     expect(start).toMatchObject({ command_name: 'upload_file', args: { path: '/srv/w/b1dir/build/x', blocksize: 4, maxsize: null, keepstamp: false } });

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileWriterImpl } from '../../actors/master/connection-api.js';
 import { FileWriter } from '../../actors/master/file-writer.js';
 import { writeUploadBlock } from '../../actors/master/leased-upload-block.js';
 import { FileWriterProxy } from '../../actors/master/proxies.js';
 import { DecodedBox } from '../../codec/decoded-box.js';
 import { isUnclaimed, trackSlab } from '../../codec/slab-leases.js';
+import { CollectingWriter } from '../support/collecting-writer.js';
 import { temporaryDirectory } from '../support/temp-directory.js';
 
 /** A box whose `data` is the first `length` bytes of a tracked slab, as the decoder would deliver it. */
@@ -47,18 +47,10 @@ describe('writeUploadBlock', () => {
   });
 
   it('leaves the box to pin its slab when the writer is anyone else, who may keep the block', async () => {
-    const kept: Buffer[] = [];
-    class Collecting extends FileWriterImpl {
-      async remoteWrite(data: Buffer) {
-        kept.push(data);
-      }
-      async remoteUtime() {}
-      async remoteUnpack() {}
-      async remoteClose() {}
-    }
+    const collecting = new CollectingWriter();
     const { box, data } = arrived(10);
-    await writeUploadBlock(new FileWriterProxy(new Collecting()), data, box);
+    await writeUploadBlock(new FileWriterProxy(collecting), data, box);
     expect(box.disowned).toBe(false);
-    expect(kept).toEqual([data]);
+    expect(collecting.written).toEqual([data]);
   });
 });
