@@ -7,6 +7,12 @@
  */
 import { isUnclaimed, leaseView, trackSlab, type SlabRecord } from '../codec/slab-leases.js';
 
+/**
+ * Reads smaller than this get a buffer of their own, as before: a Buildbot worker over msgpack
+ * reads 16 KiB at a time and its connection never releases a block, so a ring would only hold memory.
+ */
+const SMALLEST_RING_READ = 32 * 1024;
+
 interface RingEntry {
   readonly buffer: Buffer;
   readonly record: SlabRecord;
@@ -27,18 +33,19 @@ export class LeasedBufferRing {
    * again while it is being filled: lease the blocks cut from it, then release it (`releaseView`).
    */
   take(length: number): Buffer {
-    if (length > this.bufferBytes) return Buffer.allocUnsafe(length);
+    if (length > this.bufferBytes || length < SMALLEST_RING_READ) return Buffer.allocUnsafe(length);
     this.ring = this.ring.filter(({ record }) => !record.pinned);
     const free = this.ring.find(({ record }) => isUnclaimed(record));
-    const buffer = free?.buffer ?? this.fresh();
-    leaseView(buffer);
-    return buffer;
-  }
-
-  private fresh(): Buffer {
+    if (free !== undefined) {
+      leaseView(free.buffer);
+      return free.buffer;
+    }
+    // Every kept buffer is still claimed: blocks that are never released (a msgpack connection
+    // copies what it sends) must not cost a whole ring buffer each from then on.
+    if (this.ring.length >= this.kept) return Buffer.allocUnsafe(length);
     const buffer = Buffer.allocUnsafeSlow(this.bufferBytes);
-    const record = trackSlab(buffer);
-    if (this.ring.length < this.kept) this.ring.push({ buffer, record });
+    this.ring.push({ buffer, record: trackSlab(buffer, true) });
+    leaseView(buffer);
     return buffer;
   }
 }

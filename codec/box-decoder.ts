@@ -68,7 +68,7 @@ export class BoxDecoder {
 
   constructor(
     private readonly handlers: BoxDecoderHandlers,
-    /** A box may not grow past this many bytes before its terminator (docs/amp-protocol.md §1.4). */
+    /** A box may not take more bytes than this, prefixes and terminator included (docs/amp-protocol.md §1.4). */
     private readonly maxBoxBytes = DEFAULT_MAX_BOX_BYTES,
   ) {}
 
@@ -226,7 +226,7 @@ export class BoxDecoder {
     const length = bodyEnd - bodyStart;
     const boxBytes = (this.boxBytes += 2 + length);
     if (boxBytes > this.maxBoxBytes) {
-      this.fail(new BoxTooLargeError(this.maxBoxBytes, boxBytes));
+      this.fail(new BoxTooLargeError(this.maxBoxBytes, boxBytes, length));
       return;
     }
     if (state === VALUE) {
@@ -264,7 +264,7 @@ export class BoxDecoder {
   private pin(box: DecodedBox, chunk: Buffer): void {
     if (this.boxSpansChunks) {
       this.boxSpansChunks = false;
-      box.pinSlabs(undefined);
+      box.pinSlabs();
     }
     if (chunk !== this.pinnedChunk) {
       pinSlabOf(chunk);

@@ -17,7 +17,7 @@ export type OutgoingBox = ReadonlyMap<string, WireValue> | Readonly<Record<strin
 export const MAX_KEY_LENGTH = 0xff;
 export const MAX_VALUE_LENGTH = 0xffff;
 /**
- * The most bytes a received box may take before its terminator, by default (docs/amp-protocol.md
+ * The most bytes a received box may take, terminator included, by default (docs/amp-protocol.md
  * §1.4). AMP itself sets no limit on the number of keys, and a box is held whole until it ends, so
  * without one a peer could make a connection hold any amount of memory. 256 values of 64 KiB fit.
  */

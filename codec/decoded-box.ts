@@ -57,16 +57,10 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
     return false;
   }
 
-  /**
-   * The box has left the decoder and was not disowned: its values may be read at any later time.
-   * `skip` is a chunk whose slab is already pinned (the decoder's last), to spare a lookup per box.
-   */
-  pinSlabs(skip: Buffer | undefined): void {
+  /** The box has left the decoder and was not disowned: its values may be read at any later time. */
+  pinSlabs(): void {
     const slots = this.slots;
-    for (let i = 1; i < slots.length; i += STRIDE) {
-      const chunk = slots[i] as Buffer;
-      if (chunk !== skip) pinSlabOf(chunk);
-    }
+    for (let i = 1; i < slots.length; i += STRIDE) pinSlabOf(slots[i] as Buffer);
   }
 
   get size(): number {

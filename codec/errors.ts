@@ -30,8 +30,10 @@ export class BoxTooLargeError extends AmpStateError {
   override readonly code = 'AMP_ERR_BOX_TOO_LARGE';
   constructor(
     readonly limit: number,
-    /** The box's size so far, counting the string whose length prefix went past the limit. */
+    /** The box's size so far, counting the string that went past the limit. */
     readonly size: number,
+    /** That string's length (its prefix's value): what the framing machine is told in trace mode. */
+    readonly stringLength: number,
   ) {
     super(`received an AMP box of at least ${size} bytes; boxes are limited to ${limit} bytes, closing the connection`);
   }

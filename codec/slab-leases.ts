@@ -17,13 +17,15 @@ export interface SlabRecord {
   pinned: boolean;
   /** Views leased and not yet released (a Set: releasing one twice is harmless). */
   readonly leased: Set<Uint8Array>;
+  /** Memory read for sending: a connection releases a leased view of it once the view is written. */
+  readonly forSending: boolean;
 }
 
 const records = new WeakMap<ArrayBufferLike, SlabRecord>();
 
-/** Starts tracking a slab the reader may want to reuse. */
-export function trackSlab(slab: Uint8Array): SlabRecord {
-  const record: SlabRecord = { pinned: false, leased: new Set() };
+/** Starts tracking a slab the reader may want to reuse; `forSending`: see SlabRecord. */
+export function trackSlab(slab: Uint8Array, forSending = false): SlabRecord {
+  const record: SlabRecord = { pinned: false, leased: new Set(), forSending };
   records.set(slab.buffer, record);
   return record;
 }
@@ -51,6 +53,12 @@ export function releaseView(view: Uint8Array): void {
 /** Whether `view` itself holds a lease. */
 export function isLeased(view: Uint8Array): boolean {
   return records.get(view.buffer)?.leased.has(view) ?? false;
+}
+
+/** Whether `view` holds a lease on memory read for sending, which the connection releases once written. */
+export function isLeasedForSending(view: Uint8Array): boolean {
+  const record = records.get(view.buffer);
+  return record !== undefined && record.forSending && record.leased.has(view);
 }
 
 /** No escaped view and no lease: nothing outside the reader and its decoder refers to the slab. */

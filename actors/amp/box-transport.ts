@@ -271,8 +271,8 @@ export class BoxTransport {
       {
         onBox: this.onBox,
         onError: (error) => {
-          // The decoder gives up on the prefix alone; the trace machine learns it from the same length.
-          if (error instanceof KeyTooLongError) trace?.(error.keyLength);
+          // The trace machine fails on the same string the decoder stopped at.
+          trace?.(error instanceof KeyTooLongError ? error.keyLength : error.stringLength);
           this.events.onDecodeError(error);
         },
         onTrace: trace === undefined ? undefined : (framing) => trace(framing.length),

@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { FrameSink } from '../../codec/encode-box.js';
 import type { Frame } from './frame.js';
-import { isLeased, releaseView } from '../../codec/slab-leases.js';
+import { isLeasedForSending, releaseView } from '../../codec/slab-leases.js';
 
 /** Each slab holds the small frames of many ticks; one is never written over, only replaced. */
 const SLAB_BYTES = 64 * 1024;
@@ -153,11 +153,12 @@ export class WriteBatch implements FrameSink {
   }
 
   /**
-   * A large value leased to the connection (a download block from the master's FileReader) is done
-   * with once the socket has written it, whether or not the write succeeded: its buffer may then be
-   * read into again (codec/slab-leases.ts).
+   * A large value leased to the connection (a download block from the master's FileReader, whose
+   * memory is marked for sending) is done with once the socket has written it, whether or not the
+   * write succeeded: its buffer may then be read into again (codec/slab-leases.ts). A lease on
+   * received memory is its holder's to release, never the connection's.
    */
   private releaseWhenWritten(piece: Buffer): (() => void) | undefined {
-    return this.copiesWrites && piece.length > COPY_UP_TO && isLeased(piece) ? () => releaseView(piece) : undefined;
+    return this.copiesWrites && piece.length > COPY_UP_TO && isLeasedForSending(piece) ? () => releaseView(piece) : undefined;
   }
 }

@@ -96,9 +96,9 @@ describe('WriteBatch', () => {
 
 describe('WriteBatch and leased values', () => {
   /** A 60 KB value leased from a tracked buffer, as the master's FileReader hands out download blocks. */
-  function leasedBlock(): Buffer {
+  function leasedBlock(forSending = true): Buffer {
     const buffer = Buffer.allocUnsafeSlow(64 * 1024);
-    trackSlab(buffer);
+    trackSlab(buffer, forSending);
     const block = buffer.subarray(0, 60_000);
     leaseView(block);
     return block;
@@ -117,6 +117,24 @@ describe('WriteBatch and leased values', () => {
       batch.flush();
       await new Promise<void>((done) => socket.write(Buffer.alloc(0), () => done()));
       expect(isLeased(block)).toBe(false);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  });
+
+  it('leaves a lease on received memory to its holder (a download block being written to disk)', async () => {
+    const server = createServer((socket) => socket.resume());
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(socket, 'connect');
+    try {
+      const batch = new WriteBatch(socket, () => {});
+      const block = leasedBlock(false);
+      batch.add(encodeSortedPairsParts(['data'], [block], 8192));
+      batch.flush();
+      await new Promise<void>((done) => socket.write(Buffer.alloc(0), () => done()));
+      expect(isLeased(block)).toBe(true);
     } finally {
       socket.destroy();
       server.close();

@@ -43,7 +43,7 @@ describe('the box size limit', () => {
       expect(boxes).toEqual([]);
       expect(errors).toHaveLength(1);
       expect(errors[0]).toBeInstanceOf(BoxTooLargeError);
-      expect(errors[0]).toMatchObject({ code: 'AMP_ERR_BOX_TOO_LARGE', limit: LIMIT, size: 1010 });
+      expect(errors[0]).toMatchObject({ code: 'AMP_ERR_BOX_TOO_LARGE', limit: LIMIT, size: 1010, stringLength: 10 });
     }
   });
 

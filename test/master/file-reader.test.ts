@@ -92,9 +92,11 @@ describe('FileReader', () => {
 });
 
 describe('FileReader blocks for the worker (remoteRead)', () => {
-  /** 64 KiB of distinct bytes, so a block served from the wrong place shows. */
+  const BLOCK = 40_000;
+
+  /** 256 KiB of distinct bytes, so a block served from the wrong place shows. */
   function source(): Buffer {
-    const content = Buffer.allocUnsafe(64 * 1024);
+    const content = Buffer.allocUnsafe(256 * 1024);
     for (let i = 0; i < content.length; i++) content[i] = (i * 7 + (i >> 8)) & 0xff;
     writeFileSync(join(base, 'src.bin'), content);
     return content;
@@ -103,28 +105,42 @@ describe('FileReader blocks for the worker (remoteRead)', () => {
   it('are leased, and read into the same buffer again once released', async () => {
     const content = source();
     const reader = new FileReader({ source: 'src.bin', masterBasedir: base });
-    const first = await reader.remoteRead(1000);
+    const first = await reader.remoteRead(BLOCK);
     expect(isLeased(first)).toBe(true);
-    expect(first.equals(content.subarray(0, 1000))).toBe(true);
+    expect(first.equals(content.subarray(0, BLOCK))).toBe(true);
     // Still leased (on its way out): the next read goes elsewhere.
-    const second = await reader.remoteRead(1000);
+    const second = await reader.remoteRead(BLOCK);
     expect(second.buffer).not.toBe(first.buffer);
-    expect(second.equals(content.subarray(1000, 2000))).toBe(true);
+    expect(second.equals(content.subarray(BLOCK, 2 * BLOCK))).toBe(true);
     releaseView(first);
-    const third = await reader.remoteRead(1000);
+    const third = await reader.remoteRead(BLOCK);
     expect(third.buffer).toBe(first.buffer);
-    expect(third.equals(content.subarray(2000, 3000))).toBe(true);
+    expect(third.equals(content.subarray(2 * BLOCK, 3 * BLOCK))).toBe(true);
     // The block not yet released was not written over.
-    expect(second.equals(content.subarray(1000, 2000))).toBe(true);
+    expect(second.equals(content.subarray(BLOCK, 2 * BLOCK))).toBe(true);
+    await reader.close();
+  });
+
+  it('cost no more than a buffer of their own once every ring buffer is claimed, or when small', async () => {
+    source();
+    const reader = new FileReader({ source: 'src.bin', masterBasedir: base });
+    // A Buildbot worker's 16 KiB reads are not worth a ring buffer at all.
+    const small = await reader.remoteRead(16 * 1024);
+    expect(small.buffer.byteLength).toBe(16 * 1024);
+    expect(isLeased(small)).toBe(false);
+    // Never released, as over msgpack: the ring's buffers fill, then each read gets just what it needs.
+    const blocks = [];
+    for (let i = 0; i < 6; i++) blocks.push(await reader.remoteRead(BLOCK));
+    expect(blocks.slice(0, 4).every((block) => block.buffer.byteLength === 1024 * 1024)).toBe(true);
+    expect(blocks.slice(4).every((block) => block.buffer.byteLength === BLOCK)).toBe(true);
     await reader.close();
   });
 
   it('are the caller\'s own when read through read(): never leased, never reused', async () => {
     source();
     const reader = new FileReader({ source: 'src.bin', masterBasedir: base });
-    // Larger than Node's pooled allocations, which share one buffer.
-    const first = await reader.read(5000);
-    const second = await reader.read(5000);
+    const first = await reader.read(BLOCK);
+    const second = await reader.read(BLOCK);
     expect(isLeased(first)).toBe(false);
     expect(second.buffer).not.toBe(first.buffer);
     await reader.close();

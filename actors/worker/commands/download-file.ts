@@ -56,7 +56,10 @@ export function createFileDownload(args: CommandArguments, context: CommandConte
       const data = await context.channel.readBlock(length);
       if (data.length === 0) return;
       if (remaining !== null) {
-        if (data.length > remaining) throw new ReadOverrunError(length, data.length);
+        if (data.length > remaining) {
+          releaseView(data);
+          throw new ReadOverrunError(length, data.length);
+        }
         remaining -= data.length;
       }
       await writes.push(data);
