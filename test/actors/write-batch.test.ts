@@ -104,41 +104,34 @@ describe('WriteBatch and leased values', () => {
     return block;
   }
 
-  it('releases a leased value once a kernel socket has written it', async () => {
+  /** Writes `block` through a WriteBatch on a real TCP socket; resolves once the socket has written it. */
+  async function writtenOverTcp(block: Buffer): Promise<void> {
     const server = createServer((socket) => socket.resume());
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
     await once(socket, 'connect');
     try {
       const batch = new WriteBatch(socket, () => {});
-      const block = leasedBlock();
       batch.add(encodeSortedPairsParts(['data'], [block], 8192));
-      expect(isLeased(block)).toBe(true);
       batch.flush();
       await new Promise<void>((done) => socket.write(Buffer.alloc(0), () => done()));
-      expect(isLeased(block)).toBe(false);
     } finally {
       socket.destroy();
       server.close();
     }
+  }
+
+  it('releases a leased value once a kernel socket has written it', async () => {
+    const block = leasedBlock();
+    expect(isLeased(block)).toBe(true);
+    await writtenOverTcp(block);
+    expect(isLeased(block)).toBe(false);
   });
 
   it('leaves a lease on received memory to its holder (a download block being written to disk)', async () => {
-    const server = createServer((socket) => socket.resume());
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
-    await once(socket, 'connect');
-    try {
-      const batch = new WriteBatch(socket, () => {});
-      const block = leasedBlock(false);
-      batch.add(encodeSortedPairsParts(['data'], [block], 8192));
-      batch.flush();
-      await new Promise<void>((done) => socket.write(Buffer.alloc(0), () => done()));
-      expect(isLeased(block)).toBe(true);
-    } finally {
-      socket.destroy();
-      server.close();
-    }
+    const block = leasedBlock(false);
+    await writtenOverTcp(block);
+    expect(isLeased(block)).toBe(true);
   });
 
   it('keeps the lease when the stream may hand the very buffer on (an in-memory pair)', async () => {
