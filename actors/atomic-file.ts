@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { AmpStateError } from '../codec/errors.js';
 import { ownedTempName } from './owned-temp-files.js';
 import { FlushBehind } from './flush-behind.js';
+import { syncDirectory } from './sync-directory.js';
 import { writeAll } from './write-blocks.js';
 
 /** The destination is a directory: there is no file to replace. */
@@ -81,7 +82,9 @@ export class AtomicFile {
       await this.flushBehind.sync();
       await this.handle.close();
       await rename(this.tempPath, this.destination);
+      // In place from here on, whatever the directory sync says: nothing is left to discard.
       this.settled = true;
+      await syncDirectory(dirname(this.destination));
     } catch (error) {
       await this.discard();
       throw error;

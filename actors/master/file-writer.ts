@@ -27,6 +27,7 @@ import type { OrdersOwnCalls } from './proxies.js';
 import { SerialQueue } from './serial-queue.js';
 import { cutAt, writeAll } from '../write-blocks.js';
 import { FlushBehind } from '../flush-behind.js';
+import { syncDirectory } from '../sync-directory.js';
 
 export const TEMP_PREFIX = 'buildbot-transfer-';
 
@@ -186,6 +187,7 @@ export class FileWriter extends FileWriterImpl implements OrdersOwnCalls {
         await rename(tempPath, this.destination);
         this.tempPath = undefined;
         this.destinationPlaced = true;
+        await syncDirectory(dirname(this.destination));
       });
       this.actor.send({ type: 'closed' });
     });
