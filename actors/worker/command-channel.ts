@@ -95,8 +95,10 @@ export class AmpCommandChannel implements CommandChannel {
     this.resolveReleased();
   }
 
-  sendUpdate(entries: readonly UpdateEntry[]): Promise<void> {
-    if (entries.length === 0 || this.completed) return Promise.resolve();
+  sendUpdate(entries: readonly UpdateEntry[]): Promise<boolean> {
+    if (entries.length === 0) return Promise.resolve(true);
+    // After Complete the master no longer takes updates for the command.
+    if (this.completed) return Promise.resolve(false);
     if (this.held !== undefined) {
       const copy = [...entries];
       const held = this.held;
@@ -231,14 +233,20 @@ export class AmpCommandChannel implements CommandChannel {
   // ---------------------------------------------------------------- internals
 
   /** Settles once the master answered every batch, whichever way. */
-  private sendUpdateNow(entries: readonly UpdateEntry[]): Promise<void> {
-    const answers = this.fitToValues(entries).map((batch) =>
+  /** True when every entry was sent and the master accepted it. */
+  private sendUpdateNow(entries: readonly UpdateEntry[]): Promise<boolean> {
+    const batches = this.fitToValues(entries);
+    const complete = batches.reduce((sum, batch) => sum + batch.length, 0) === entries.length;
+    const answers = batches.map((batch) =>
       this.call(Update, { commandId: this.commandId, updates: batch }).then(
-        () => undefined,
-        (error: unknown) => this.logger.warn({ err: error }, 'master did not accept an update'),
+        () => true,
+        (error: unknown) => {
+          this.logger.warn({ err: error }, 'master did not accept an update');
+          return false;
+        },
       ),
     );
-    return answers.length === 1 ? answers[0]! : Promise.all(answers).then(() => undefined);
+    return Promise.all(answers).then((accepted) => complete && accepted.every(Boolean));
   }
 
   /**

@@ -159,8 +159,8 @@ export class InProcessWorker implements WorkerOps {
     return {
       sendUpdate: (entries) =>
         this.call('update', commandId, (master) => master.update(commandId, entries)).then(
-          () => undefined,
-          () => undefined,
+          () => true,
+          () => false,
         ),
       writeBlock: async (data) => {
         await writes.write(data);

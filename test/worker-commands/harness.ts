@@ -31,9 +31,12 @@ export class FakeMaster implements CommandChannel {
   onCall: ((call: string, index: number) => void | Promise<void>) | undefined;
   private writeCount = 0;
 
-  sendUpdate(entries: readonly UpdateEntry[]): Promise<void> {
+  /** What `sendUpdate` reports: false plays a master that answers updates with an error. */
+  updatesAccepted = true;
+
+  sendUpdate(entries: readonly UpdateEntry[]): Promise<boolean> {
     this.batches.push([...entries]);
-    return Promise.resolve();
+    return Promise.resolve(this.updatesAccepted);
   }
 
   get updates(): UpdateEntry[] {

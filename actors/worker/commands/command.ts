@@ -20,9 +20,10 @@ export interface CommandChannel {
    * has already been cut into whole lines and batched by the command's {@link OutputBuffer}, so
    * the session must not buffer again (that would add a second `buffer_timeout` of latency).
    * Settles (never rejects) once the master has acknowledged the update or it failed: a command
-   * may wait on that to keep its output from piling up (backpressure).
+   * may wait on that to keep its output from piling up (backpressure). True when the master took
+   * every entry: a command whose updates form a byte stream (`trial_amp`) must stop on false.
    */
-  sendUpdate(entries: readonly UpdateEntry[]): Promise<void>;
+  sendUpdate(entries: readonly UpdateEntry[]): Promise<boolean>;
   /** Master-side FileWriter (uploads). Each promise resolves when the master acked. */
   writeBlock(data: Buffer): Promise<void>;
   /**

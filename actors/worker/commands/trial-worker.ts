@@ -66,6 +66,17 @@ export async function removeUnusedStartDirectory(directory: string, logger?: Log
   }
 }
 
+/**
+ * The master did not accept a `trial_amp` update: its copy of the worker's protocol stream would
+ * have a gap, so the worker process is stopped rather than let the manager read on past it.
+ */
+export class TrialAmpRefusedError extends WorkerCommandError {
+  override readonly code = 'WORKER_COMMAND_TRIAL_AMP_REFUSED';
+  constructor() {
+    super("the master did not accept a 'trial_amp' update; the trial worker was stopped, as its protocol stream would have a gap");
+  }
+}
+
 /** The worker process is gone (or never came): input for its fd 3 has nowhere to go. */
 export class TrialWorkerNotRunningError extends WorkerCommandError {
   override readonly code = 'WORKER_COMMAND_TRIAL_NOT_RUNNING';
@@ -108,6 +119,8 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
   let killed = false;
   /** fd 3 has been given bytes: the worker may have had Start. */
   let sentInput = false;
+  /** A `trial_amp` update was refused: the command fails with this once the worker has stopped. */
+  let streamBroken: TrialAmpRefusedError | undefined;
   let resolveFd3!: (pipe: Writable | undefined) => void;
   const fd3 = new Promise<Writable | undefined>((resolveIt) => (resolveFd3 = resolveIt));
 
@@ -143,6 +156,7 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
         if (stopping) return;
         child = spawnWorker(settings.argv, workdir, environ);
         await running(child, directory);
+        if (streamBroken !== undefined) throw streamBroken;
       } finally {
         resolveFd3(undefined);
         // Workers that got Start keep theirs, as trial keeps one per worker that ran.
@@ -188,8 +202,15 @@ export function createTrialWorker(args: CommandArguments, context: CommandContex
     worker.stdin!.on('error', () => undefined);
     const window = readWindow(fromWorker, TRIAL_AMP_UNACKNOWLEDGED_BYTES);
     const forwardAmp = coalescedChunks((chunk) => {
-      if (killed) window.acknowledged(chunk.length);
-      else void context.channel.sendUpdate([['trial_amp', chunk]]).then(() => window.acknowledged(chunk.length));
+      if (killed || streamBroken !== undefined) window.acknowledged(chunk.length);
+      else
+        void context.channel.sendUpdate([['trial_amp', chunk]]).then((accepted) => {
+          window.acknowledged(chunk.length);
+          if (accepted || killed || streamBroken !== undefined) return;
+          streamBroken = new TrialAmpRefusedError();
+          stopping = true;
+          killGroup();
+        });
     });
     fromWorker.on('data', (data: Buffer) => {
       window.read(data.length);
