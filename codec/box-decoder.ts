@@ -1,10 +1,15 @@
 import './buffer-fast-paths.js';
-import { type AmpBox, DEFAULT_MAX_BOX_BYTES, MAX_KEY_LENGTH } from './box.js';
+import { type AmpBox, DEFAULT_MAX_BOX_BYTES, MAX_KEY_LENGTH, MAX_VALUE_LENGTH } from './box.js';
 import { DecodedBox } from './decoded-box.js';
 import { BoxTooLargeError, KeyTooLongError } from './errors.js';
 import { FramingState, type FramingStateCode } from './framing-states.js';
 import { pinSlabOf } from './slab-leases.js';
-import { StraddleCopies } from './straddle-copies.js';
+import { ReusableBuffers } from './reusable-buffers.js';
+
+/** Smaller straddling values go into Node's pooled allocations: a whole reused buffer each would waste more. */
+const SMALLEST_REUSED_COPY = 16 * 1024;
+/** About one per slab whose blocks are still waiting for the disk. */
+const KEPT_COPY_BUFFERS = 8;
 
 const INIT = FramingState.init;
 const KEY = FramingState.key;
@@ -63,8 +68,14 @@ export class BoxDecoder {
   private pinnedChunk: Buffer | undefined;
   /** The open box began before the chunk being parsed: its values may lie in other chunks. */
   private boxSpansChunks = false;
-  private readonly copies = new StraddleCopies();
-  private readonly holdsMemory = (memory: ArrayBufferLike): boolean => this.holds(memory);
+  /**
+   * Where large straddling values are copied. A bulk transfer straddles two slabs once per slab, and
+   * a fresh 60 KB copy each time was most of what a 1 GiB download still allocated once its slabs
+   * went round (`npm run bench -- transfer`).
+   */
+  private readonly copies = new ReusableBuffers(MAX_VALUE_LENGTH, KEPT_COPY_BUFFERS);
+  /** A copy buffer may be reused only once the open box no longer refers to it. */
+  private readonly notHeld = (buffer: Buffer): boolean => !this.holds(buffer.buffer);
 
   constructor(
     private readonly handlers: BoxDecoderHandlers,
@@ -179,7 +190,8 @@ export class BoxDecoder {
 
   /** The straddling string's body, copied out of its pieces. */
   private copyPartial(length: number): Buffer {
-    const body = this.copies.take(length, this.holdsMemory);
+    const room = length >= SMALLEST_REUSED_COPY ? this.copies.take(this.notHeld) : undefined;
+    const body = room === undefined ? Buffer.allocUnsafe(length) : room.subarray(0, length);
     let copied = 0;
     let skip = 2;
     for (const piece of this.partial) {

@@ -22,7 +22,7 @@ import type { TransferProgress } from './file-writer.js';
 import { inspectorFromEnvironment } from '../pino-inspector.js';
 import type { OrdersOwnCalls } from './proxies.js';
 import { SerialQueue } from './serial-queue.js';
-import { LeasedBufferRing } from '../leased-buffer-ring.js';
+import { ReusableBuffers } from '../../codec/reusable-buffers.js';
 import { leaseView, releaseView } from '../../codec/slab-leases.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -30,6 +30,8 @@ const EMPTY = Buffer.alloc(0);
 const READ_BUFFER_BYTES = 1024 * 1024;
 /** Batches whose blocks may still be on their way out: the socket writes them soon after. */
 const KEPT_READ_BUFFERS = 4;
+/** Smaller batches get a buffer of their own (see leasedBuffer). */
+const SMALLEST_LEASED_BATCH = 32 * 1024;
 
 export interface FileReaderOptions {
   readonly source: string;
@@ -66,7 +68,7 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
   /** Reads waiting for the next file read, while no other call has been queued after them. */
   private gathering: PendingRead[] | undefined;
   /** What the worker's reads are read into: about one transfer window's worth per buffer. */
-  private readonly buffers = new LeasedBufferRing(READ_BUFFER_BYTES, KEPT_READ_BUFFERS);
+  private readonly buffers = new ReusableBuffers(READ_BUFFER_BYTES, KEPT_READ_BUFFERS, true);
 
   /** Throws PathEscapeError at once if the source leaves `masterBasedir`. */
   constructor(options: FileReaderOptions) {
@@ -139,7 +141,7 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
     const handle = await this.guard(() => this.ensureOpen());
     const wanted = batch.reduce((sum, read) => sum + read.length, 0);
     const leased = batch.every((read) => read.leased);
-    const buffer = leased ? this.buffers.take(wanted) : Buffer.allocUnsafe(wanted);
+    const buffer = leased ? this.leasedBuffer(wanted) : Buffer.allocUnsafe(wanted);
     let filled = 0;
     try {
       await this.guard(async () => {
@@ -177,6 +179,19 @@ export class FileReader extends FileReaderImpl implements OrdersOwnCalls {
     if (leased) releaseView(buffer);
     if (eof) this.actor.send({ type: 'eof' });
     batch.forEach((read, index) => read.resolve(served[index]!));
+  }
+
+  /**
+   * A buffer for a batch of the worker's reads, itself leased as a whole so that it is not handed
+   * out again while it is being filled (the blocks cut from it get leases of their own after). A
+   * batch that does not fit, or reads too small for a whole buffer each (a Buildbot worker's 16 KiB
+   * over msgpack, whose connection never releases a block), gets a buffer of its own.
+   */
+  private leasedBuffer(wanted: number): Buffer {
+    const kept = wanted >= SMALLEST_LEASED_BATCH && wanted <= READ_BUFFER_BYTES ? this.buffers.take() : undefined;
+    if (kept === undefined) return Buffer.allocUnsafe(wanted);
+    leaseView(kept);
+    return kept;
   }
 
   close(): Promise<void> {

@@ -270,7 +270,7 @@ describe('BoxDecoder and slab reuse', () => {
   });
 });
 
-describe('StraddleCopies', () => {
+describe('large straddling values', () => {
   /** Each value is split between two chunks in different memory, so the decoder must copy it. */
   function splitEach(values: Buffer[], consume: (box: DecodedBox, index: number) => boolean): Set<ArrayBufferLike> {
     const memories = new Set<ArrayBufferLike>();
