@@ -171,8 +171,8 @@ export class ReadSlab {
  * otherwise end its bulk run: a download fell to 74–86 % of raw TCP in `npm run bench -- transfer`.
  */
 export function slabReads(socket: () => Socket, adaptive = false): OnReadOpts {
-  const unread = (memory: ArrayBufferLike) => unreadBy(socket(), memory);
-  const slab = adaptive ? new ReadSlab(READ_SLAB_BYTES, MIN_READ_BYTES, SMALL_SLAB_BYTES, unread) : new ReadSlab(READ_SLAB_BYTES, MIN_READ_BYTES, READ_SLAB_BYTES, unread);
+  const smallBytes = adaptive ? SMALL_SLAB_BYTES : READ_SLAB_BYTES;
+  const slab = new ReadSlab(READ_SLAB_BYTES, MIN_READ_BYTES, smallBytes, (memory) => unreadBy(socket(), memory));
   return {
     buffer: () => slab.next(),
     // false pauses reading, as a full readable buffer does on Node's default path.
