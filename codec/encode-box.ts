@@ -39,10 +39,7 @@ export interface FrameSink {
  */
 export type PairValue = WireValue | number;
 
-/** Byte lengths of the values being encoded; reused because encoding never re-enters itself here. */
-const lengthScratch: number[] = [];
-
-/** Values up to this many bytes are copied by a JS loop rather than by utf8Write/set. */
+/** Text up to this many UTF-16 units is measured while it is written; longer text is measured first, in C++. */
 const SHORT_VALUE = 64;
 
 /**
@@ -87,6 +84,12 @@ export function encodeSortedPairsParts(
   return encodePairs(keys, values, false, zeroCopyAbove, sink);
 }
 
+/**
+ * One pass over the values sizes the box from above and checks every limit before a byte is
+ * written; a second writes it, each length prefix filled in once its value is written. Short text is
+ * read once, while it is written: its bound is 3 bytes per UTF-16 unit (at most 192 bytes), never
+ * past the 64 KiB value limit. Longer text and bytes are measured exactly.
+ */
 function encodePairs(
   keys: readonly string[],
   values: readonly (PairValue | undefined)[],
@@ -94,21 +97,24 @@ function encodePairs(
   zeroCopyAbove: number,
   sink?: FrameSink,
 ): Buffer | Buffer[] | undefined {
-  let total = 2;
+  let bound = 2;
   let referenced = 0;
-  const lengths = lengthScratch;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
     if (checkKeys) checkKey(keys[i]!);
     if (value === undefined) continue;
-    const length = typeof value === 'string' ? utf8Length(value) : typeof value === 'number' ? hexLength(value) : value.length;
-    if (length > MAX_VALUE_LENGTH) throw new ValueTooLongError(keys[i]!, length);
-    lengths[i] = length;
-    total += 4 + keys[i]!.length + length;
-    if (typeof value === 'object' && length > zeroCopyAbove) referenced += length;
+    let size: number;
+    if (typeof value === 'string') size = value.length <= SHORT_VALUE ? value.length * 3 : Buffer.byteLength(value, 'utf8');
+    else if (typeof value === 'number') size = hexLength(value);
+    else {
+      size = value.length;
+      if (size > zeroCopyAbove) referenced += size;
+    }
+    if (size > MAX_VALUE_LENGTH) throw new ValueTooLongError(keys[i]!, size);
+    bound += 4 + keys[i]!.length + size;
   }
   const inSink = sink !== undefined && referenced === 0;
-  const out = inSink ? sink.room(total) : Buffer.allocUnsafe(total - referenced);
+  const out = inSink ? sink.room(bound) : Buffer.allocUnsafe(bound - referenced);
   const parts: Buffer[] | undefined = referenced > 0 ? [] : undefined;
   let segmentStart = 0;
   let offset = inSink ? sink.sinkOffset : 0;
@@ -121,39 +127,42 @@ function encodePairs(
     offset += 2;
     // Keys, tags, numbers and names are a few bytes: a plain loop beats a call into C++ for each.
     for (let j = 0; j < key.length; j++) out[offset++] = key.charCodeAt(j);
-    const length = lengths[i]!;
-    out[offset] = length >>> 8;
-    out[offset + 1] = length & 0xff;
+    const lengthAt = offset;
     offset += 2;
     if (typeof value === 'string') {
-      // Its UTF-8 length equals its length only when it is all ASCII.
-      if (length === value.length && length <= SHORT_VALUE) {
-        for (let j = 0; j < length; j++) out[offset + j] = value.charCodeAt(j);
-        offset += length;
-      } else if (value.length <= SHORT_VALUE) offset = writeShortUtf8(out, offset, value);
-      else offset += out.utf8Write(value, offset);
+      offset = value.length <= SHORT_VALUE ? writeShortUtf8(out, offset, value) : offset + out.utf8Write(value, offset);
     } else if (typeof value === 'number') {
-      writeHex(out, offset, length, value);
-      offset += length;
-    } else if (parts !== undefined && length > zeroCopyAbove) {
-      // A Buffer goes as itself: a view leased to the connection is released when it is written (WriteBatch).
-      parts.push(out.subarray(segmentStart, offset), Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, length));
-      segmentStart = offset;
+      offset = writeHex(out, offset, value);
     } else {
+      const length = value.length;
+      if (parts !== undefined && length > zeroCopyAbove) {
+        out[lengthAt] = length >>> 8;
+        out[lengthAt + 1] = length & 0xff;
+        // A Buffer goes as itself: a view leased to the connection is released when it is written (WriteBatch).
+        parts.push(out.subarray(segmentStart, offset), Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, length));
+        segmentStart = offset;
+        continue;
+      }
       if (length <= SHORT_VALUE) for (let j = 0; j < length; j++) out[offset + j] = value[j]!;
       else out.set(value, offset);
       offset += length;
     }
+    const length = offset - lengthAt - 2;
+    out[lengthAt] = length >>> 8;
+    out[lengthAt + 1] = length & 0xff;
   }
   out[offset] = 0;
   out[offset + 1] = 0;
+  offset += 2;
   if (inSink) {
-    sink.commit(offset + 2);
+    sink.commit(offset);
     return undefined;
   }
-  if (parts === undefined) return out;
-  parts.push(out.subarray(segmentStart, offset + 2));
-  return parts;
+  if (parts !== undefined) {
+    parts.push(out.subarray(segmentStart, offset));
+    return parts;
+  }
+  return offset === out.length ? out : out.subarray(0, offset);
 }
 
 /** Byte order of latin1 keys is code-unit order, which is what `<` compares. */
@@ -170,28 +179,19 @@ export function checkKey(key: string): void {
 }
 
 /**
- * UTF-8 byte length as Buffer.byteLength counts it (a lone surrogate as the 3 bytes of U+FFFD).
- * Short text is counted here; a long non-ASCII text goes to C++, which is faster at length.
+ * Writes short text as utf8Write would (lone surrogates as U+FFFD), without a call into C++, and
+ * returns where it ends. The caller has room for 3 bytes per UTF-16 unit.
  */
-function utf8Length(text: string): number {
-  const n = text.length;
-  let bytes = n;
-  for (let i = 0; i < n; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (n > SHORT_VALUE) return Buffer.byteLength(text, 'utf8');
-    if (code < 0x800) bytes += 1;
-    else if (code <= 0xdbff && code >= 0xd800 && isLowSurrogate(text.charCodeAt(i + 1))) {
-      bytes += 2;
-      i++;
-    } else bytes += 2;
-  }
-  return bytes;
-}
-
-/** Writes short non-ASCII text as utf8Write would (lone surrogates as U+FFFD), without a call into C++. */
 function writeShortUtf8(out: Buffer, offset: number, text: string): number {
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  let i = 0;
+  // Most text is ASCII: one byte per unit, until the first that is not.
+  for (; i < n; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) break;
+    out[offset++] = code;
+  }
+  for (; i < n; i++) {
     let code = text.charCodeAt(i);
     if (code < 0x80) {
       out[offset++] = code;
@@ -225,20 +225,25 @@ function writeShortUtf8(out: Buffer, offset: number, text: string): number {
 /** Hex digits of a tag number (a non-negative safe integer). */
 function hexLength(tag: number): number {
   let digits = 1;
-  for (let rest = tag; rest >= 16; digits++) rest = Math.floor(rest / 16);
+  for (let above = 16; tag >= above; above *= 16) digits++;
   return digits;
 }
 
 const HEX_DIGITS = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
 
-/** `tag` as `length` lower-case hex digits, as `tag.toString(16)` spells it; no bit operators, so tags past 2^31 work. */
-function writeHex(out: Buffer, offset: number, length: number, tag: number): void {
+/**
+ * `tag` in lower-case hex, as `tag.toString(16)` spells it, and where it ends. No bit operators, so
+ * tags past 2^31 work.
+ */
+function writeHex(out: Buffer, offset: number, tag: number): number {
+  const end = offset + hexLength(tag);
   let rest = tag;
-  for (let i = offset + length - 1; i >= offset; i--) {
+  for (let i = end - 1; i >= offset; i--) {
     const digit = rest % 16;
     out[i] = HEX_DIGITS[digit]!;
     rest = (rest - digit) / 16;
   }
+  return end;
 }
 
 /** NaN (past the end of the text) is not one. */

@@ -7,6 +7,8 @@ import {
   UnknownArgumentError,
 } from './errors.js';
 import { DecodedBox } from './decoded-box.js';
+import { compileFieldsEncoder, type FieldsEncoder } from './compiled-encoder.js';
+import { compileBoxFieldsDecoder, type BoxFieldsDecoder, type FieldValueDecoder } from './compiled-decoder.js';
 import { rangeDecoderOf, type AmpType, type ArgumentSpec, type Optional, type RangeDecoder } from './types/amp-type.js';
 import { isStreamedType } from './types/byte-stream.js';
 import { isDescriptorType, type DescriptorClaimer } from './types/descriptor.js';
@@ -62,6 +64,12 @@ export class CompiledSchema<S extends Schema> {
   readonly streamedKeys: readonly string[];
   /** The Descriptor arguments, in declaration order: the order Twisted numbers their ordinals in. */
   readonly descriptorKeys: readonly string[];
+  /** The fields of the decoder's own boxes, read by code made for this schema (codec/compiled-decoder.ts). */
+  private readonly decodeFields: BoxFieldsDecoder | undefined;
+  /** The same as `encodeParts`'s loop, as code made for this schema (codec/compiled-encoder.ts). */
+  private readonly encodeFields: FieldsEncoder | undefined;
+  /** Whether a field is a ByteStream or a Descriptor: only then does decoding need the connection. */
+  private readonly needsConnection: boolean;
 
   constructor(
     readonly owner: string,
@@ -90,6 +98,17 @@ export class CompiledSchema<S extends Schema> {
       const reserved = reservedKeys.indexOf(key);
       return reserved >= 0 ? -(1 + reserved) : slots.findIndex((slot) => slot.name === key);
     });
+    this.encodeFields = compileFieldsEncoder(slots, this.layout, {
+      encodePairs: (wire, zeroCopyAbove, sink) => encodeSortedPairsParts(keys, wire, zeroCopyAbove, sink),
+      refuseUnknown: (given) => this.refuseUnknownArguments(given),
+      missing: (index) => new MissingArgumentError(owner, slots[index]!.name),
+      invalid: (index, cause) => new InvalidArgumentError(owner, slots[index]!.name, cause),
+    });
+    this.needsConnection = slots.some((slot) => slot.streamed || slot.descriptor);
+    this.decodeFields = compileBoxFieldsDecoder(slots, {
+      missing: (index) => new MissingArgumentError(owner, slots[index]!.name),
+      invalid: (index, cause) => new InvalidArgumentError(owner, slots[index]!.name, cause),
+    });
   }
 
   /** The values as wire values, keyed like `sortedKeys`; `reserved` fills the reserved keys. */
@@ -113,35 +132,51 @@ export class CompiledSchema<S extends Schema> {
     sink?: FrameSink,
   ): Buffer | Buffer[] | undefined {
     const given = values as Record<string, unknown>;
-    for (const key in given) {
-      if (!this.declared.has(key) && given[key] !== undefined) throw new UnknownArgumentError(this.owner, key);
-    }
+    if (this.encodeFields !== undefined) return this.encodeFields(given, reserved, zeroCopyAbove, sink);
+    // Counting the given keys costs no lookup per key; they are looked up only when some are not declared.
+    let givenCount = 0;
+    for (const key in given) if (given[key] !== undefined) givenCount++;
     const layout = this.layout;
     // Reused across calls: encoding is synchronous and a nested AmpList has a schema of its own.
     const wire = this.scratch;
-    for (let i = 0; i < layout.length; i++) {
-      const index = layout[i]!;
-      if (index < 0) {
-        wire[i] = reserved[-index - 1];
-        continue;
-      }
-      const slot = this.slots[index]!;
-      const value = given[slot.name];
-      if (value === undefined || value === null) {
-        if (!slot.optional) throw new MissingArgumentError(this.owner, slot.name);
-        wire[i] = undefined;
-        continue;
-      }
-      try {
-        wire[i] = slot.type.encode(value);
-      } catch (error) {
-        throw new InvalidArgumentError(this.owner, slot.name, error);
-      }
-    }
+    let declaredCount = 0;
     try {
+      for (let i = 0; i < layout.length; i++) {
+        const index = layout[i]!;
+        if (index < 0) {
+          wire[i] = reserved[-index - 1];
+          continue;
+        }
+        const slot = this.slots[index]!;
+        const value = given[slot.name];
+        if (value !== undefined) declaredCount++;
+        if (value === undefined || value === null) {
+          if (!slot.optional) {
+            this.refuseUnknownArguments(given);
+            throw new MissingArgumentError(this.owner, slot.name);
+          }
+          wire[i] = undefined;
+          continue;
+        }
+        try {
+          wire[i] = slot.type.encode(value);
+        } catch (error) {
+          this.refuseUnknownArguments(given);
+          throw new InvalidArgumentError(this.owner, slot.name, error);
+        }
+      }
+      if (declaredCount !== givenCount) this.refuseUnknownArguments(given);
       return encodeSortedPairsParts(this.sortedKeys, wire, zeroCopyAbove, sink);
     } finally {
-      wire.fill(undefined);
+      // A loop: Array.prototype.fill costs more than the whole encoding of a small box.
+      for (let i = 0; i < wire.length; i++) wire[i] = undefined;
+    }
+  }
+
+  /** Throws for the first given key the schema does not declare (checked before any other argument error). */
+  private refuseUnknownArguments(given: Record<string, unknown>): void {
+    for (const key in given) {
+      if (!this.declared.has(key) && given[key] !== undefined) throw new UnknownArgumentError(this.owner, key);
     }
   }
 
@@ -170,6 +205,12 @@ export class CompiledSchema<S extends Schema> {
 
   /** `decode` for the decoder's own boxes: values of the built-in scalar types are read without a Buffer view. */
   private decodeInPlace(box: DecodedBox, resolveStream?: StreamResolver, claimDescriptor?: DescriptorClaimer): Decoded<S> {
+    if (this.decodeFields !== undefined) {
+      const decodeValue: FieldValueDecoder = this.needsConnection
+        ? (index, bytes) => decodeBytes(this.slots[index]!, bytes, resolveStream, claimDescriptor)
+        : NO_VALUE_DECODER;
+      return this.decodeFields(box, decodeValue) as Decoded<S>;
+    }
     const out: Record<string, unknown> = {};
     for (const slot of this.slots) {
       const at = box.position(slot.name);
@@ -187,6 +228,11 @@ export class CompiledSchema<S extends Schema> {
     return out as Decoded<S>;
   }
 }
+
+/** Stands in for `decodeValue` where no field is a ByteStream or a Descriptor, so it is never called. */
+const NO_VALUE_DECODER: FieldValueDecoder = (index) => {
+  throw new AmpStateError(`field ${index} does not decode in place`);
+};
 
 function decodeBytes(slot: Slot, bytes: Buffer, resolveStream: StreamResolver | undefined, claimDescriptor: DescriptorClaimer | undefined): unknown {
   if (slot.streamed) return resolveStreamed(slot.type, bytes, resolveStream);
