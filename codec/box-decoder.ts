@@ -48,6 +48,11 @@ export interface BoxDecoderHandlers {
 export class BoxDecoder {
   state: FramingStateCode = INIT;
   private box: DecodedBox | undefined;
+  /**
+   * A box its consumer disowned, emptied for the next one: a caller whose answers decode to copies
+   * (text, numbers) disowns every box, and then no box is allocated per answer.
+   */
+  private spare: DecodedBox | undefined;
   private key = '';
   /** Raw bytes of a string that has started but not finished, prefix included. */
   private partial: Buffer[] = [];
@@ -245,7 +250,7 @@ export class BoxDecoder {
       this.box!.add(this.key, buf, bodyStart, bodyEnd);
       this.state = KEY;
     } else if (length === 0) {
-      const box = state === INIT ? new DecodedBox() : this.box!;
+      const box = state === INIT ? this.newBox() : this.box!;
       this.box = undefined;
       this.state = INIT;
       this.boxBytes = 0;
@@ -254,18 +259,28 @@ export class BoxDecoder {
         this.handlers.onBox(box);
       } finally {
         if (!box.disowned) this.pin(box, buf);
-        else this.boxSpansChunks = false;
+        else {
+          this.boxSpansChunks = false;
+          if (box.reset()) this.spare = box;
+        }
       }
       return;
     } else {
       if (state === INIT) {
-        this.box = new DecodedBox();
+        this.box = this.newBox();
         this.keyIndex = 0;
       }
       this.key = this.readKey(buf, bodyStart, bodyEnd);
       this.state = VALUE;
     }
     this.handlers.onTrace?.({ length, from: state, to: this.state });
+  }
+
+  private newBox(): DecodedBox {
+    const spare = this.spare;
+    if (spare === undefined) return new DecodedBox();
+    this.spare = undefined;
+    return spare;
   }
 
   /**

@@ -14,6 +14,8 @@ const INDEXED_ABOVE = 16;
 export class DecodedBox implements ReadonlyMap<string, Buffer> {
   /** key, chunk (or the materialised view), start (-1 once materialised), end — per pair. */
   private readonly slots: (string | Buffer | number)[] = [];
+  /** How many of `slots` this box uses: a reused box keeps the array it grew (see `reset`). */
+  private used = 0;
   private index: Map<string, number> | undefined;
   /** Set by `disown()`: the consumer kept nothing of the box but leased views (codec/slab-leases.ts). */
   private disownedByConsumer = false;
@@ -28,19 +30,24 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
       slots[at + 3] = end;
       return;
     }
-    slots.push(key, chunk, start, end);
-    const count = slots.length / STRIDE;
-    if (this.index !== undefined) this.index.set(key, slots.length - STRIDE);
-    else if (count > INDEXED_ABOVE) {
+    const next = this.used;
+    slots[next] = key;
+    slots[next + 1] = chunk;
+    slots[next + 2] = start;
+    slots[next + 3] = end;
+    this.used = next + STRIDE;
+    if (this.index !== undefined) this.index.set(key, next);
+    else if (this.used / STRIDE > INDEXED_ABOVE) {
       this.index = new Map();
-      for (let i = 0; i < slots.length; i += STRIDE) this.index.set(slots[i] as string, i);
+      for (let i = 0; i < this.used; i += STRIDE) this.index.set(slots[i] as string, i);
     }
   }
 
   /**
    * The consumer promises it keeps neither this box nor any view of its values, except views it
-   * leased (codec/slab-leases.ts): the read slab behind them may then be read into again. Call it
-   * from within the box's delivery, after taking the leases.
+   * leased (codec/slab-leases.ts): the read slab behind them may then be read into again, and the
+   * decoder reuses the box itself for a later one. Call it from within the box's delivery, after
+   * taking the leases, and read nothing of the box after the delivery returns.
    */
   disown(): void {
     this.disownedByConsumer = true;
@@ -50,21 +57,35 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
     return this.disownedByConsumer;
   }
 
+  /**
+   * @internal The decoder's: an empty box again, for reuse once disowned; false for a box too large
+   * to be worth keeping. The array keeps its size.
+   */
+  reset(): boolean {
+    if (this.index !== undefined) return false;
+    const slots = this.slots;
+    // The values' chunks go, so that the box holds no slab alive; the keys are internalized strings.
+    for (let i = 1; i < this.used; i += STRIDE) slots[i] = 0;
+    this.used = 0;
+    this.disownedByConsumer = false;
+    return true;
+  }
+
   /** Whether a value of this box lies in `memory`. */
   refersTo(memory: ArrayBufferLike): boolean {
     const slots = this.slots;
-    for (let i = 1; i < slots.length; i += STRIDE) if ((slots[i] as Buffer).buffer === memory) return true;
+    for (let i = 1; i < this.used; i += STRIDE) if ((slots[i] as Buffer).buffer === memory) return true;
     return false;
   }
 
   /** The box has left the decoder and was not disowned: its values may be read at any later time. */
   pinSlabs(): void {
     const slots = this.slots;
-    for (let i = 1; i < slots.length; i += STRIDE) pinSlabOf(slots[i] as Buffer);
+    for (let i = 1; i < this.used; i += STRIDE) pinSlabOf(slots[i] as Buffer);
   }
 
   get size(): number {
-    return this.slots.length / STRIDE;
+    return this.used / STRIDE;
   }
 
   get(key: string): Buffer | undefined {
@@ -103,15 +124,15 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
   }
 
   *keys(): MapIterator<string> {
-    for (let i = 0; i < this.slots.length; i += STRIDE) yield this.slots[i] as string;
+    for (let i = 0; i < this.used; i += STRIDE) yield this.slots[i] as string;
   }
 
   *values(): MapIterator<Buffer> {
-    for (let i = 0; i < this.slots.length; i += STRIDE) yield this.view(i);
+    for (let i = 0; i < this.used; i += STRIDE) yield this.view(i);
   }
 
   *entries(): MapIterator<[string, Buffer]> {
-    for (let i = 0; i < this.slots.length; i += STRIDE) yield [this.slots[i] as string, this.view(i)];
+    for (let i = 0; i < this.used; i += STRIDE) yield [this.slots[i] as string, this.view(i)];
   }
 
   [Symbol.iterator](): MapIterator<[string, Buffer]> {
@@ -119,7 +140,7 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
   }
 
   forEach(callback: (value: Buffer, key: string, map: ReadonlyMap<string, Buffer>) => void, thisArg?: unknown): void {
-    for (let i = 0; i < this.slots.length; i += STRIDE) callback.call(thisArg, this.view(i), this.slots[i] as string, this);
+    for (let i = 0; i < this.used; i += STRIDE) callback.call(thisArg, this.view(i), this.slots[i] as string, this);
   }
 
   get [Symbol.toStringTag](): string {
@@ -129,7 +150,8 @@ export class DecodedBox implements ReadonlyMap<string, Buffer> {
   private find(key: string): number {
     if (this.index !== undefined) return this.index.get(key) ?? -1;
     const slots = this.slots;
-    for (let i = 0; i < slots.length; i += STRIDE) if (slots[i] === key) return i;
+    const used = this.used;
+    for (let i = 0; i < used; i += STRIDE) if (slots[i] === key) return i;
     return -1;
   }
 

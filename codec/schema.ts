@@ -9,7 +9,7 @@ import {
 import { DecodedBox } from './decoded-box.js';
 import { compileFieldsEncoder, type FieldsEncoder } from './compiled-encoder.js';
 import { compileBoxFieldsDecoder, type BoxFieldsDecoder, type FieldValueDecoder } from './compiled-decoder.js';
-import { rangeDecoderOf, type AmpType, type ArgumentSpec, type Optional, type RangeDecoder } from './types/amp-type.js';
+import { decodesToCopies, rangeDecoderOf, type AmpType, type ArgumentSpec, type Optional, type RangeDecoder } from './types/amp-type.js';
 import { isStreamedType } from './types/byte-stream.js';
 import { isDescriptorType, type DescriptorClaimer } from './types/descriptor.js';
 
@@ -68,6 +68,11 @@ export class CompiledSchema<S extends Schema> {
   private readonly decodeFields: BoxFieldsDecoder | undefined;
   /** The same as `encodeParts`'s loop, as code made for this schema (codec/compiled-encoder.ts). */
   private readonly encodeFields: FieldsEncoder | undefined;
+  /**
+   * Whether every value `decode` returns is a copy (see `AmpType.copiesOnDecode`): the box they came
+   * from may then be let go as soon as they are decoded.
+   */
+  readonly decodesToCopies: boolean;
   /** Whether a field is a ByteStream or a Descriptor: only then does decoding need the connection. */
   private readonly needsConnection: boolean;
 
@@ -104,6 +109,7 @@ export class CompiledSchema<S extends Schema> {
       missing: (index) => new MissingArgumentError(owner, slots[index]!.name),
       invalid: (index, cause) => new InvalidArgumentError(owner, slots[index]!.name, cause),
     });
+    this.decodesToCopies = slots.every((slot) => !slot.streamed && !slot.descriptor && decodesToCopies(slot.type));
     this.needsConnection = slots.some((slot) => slot.streamed || slot.descriptor);
     this.decodeFields = compileBoxFieldsDecoder(slots, {
       missing: (index) => new MissingArgumentError(owner, slots[index]!.name),

@@ -242,10 +242,14 @@ export class BoxDispatcher {
       return;
     }
     try {
-      const answer = pending.command.decodeResponse(box, this.claimDescriptor);
-      if (pending.leaseAnswer !== undefined && box instanceof DecodedBox) {
-        pending.leaseAnswer(answer);
-        box.disown();
+      const command = pending.command;
+      const answer = command.decodeResponse(box, this.claimDescriptor);
+      if (box instanceof DecodedBox) {
+        // The caller gets only the answer: the box may go once the answer refers to none of its bytes.
+        if (pending.leaseAnswer !== undefined) {
+          pending.leaseAnswer(answer);
+          box.disown();
+        } else if (command.response.decodesToCopies) box.disown();
       }
       pending.resolve(answer);
     } catch (error) {

@@ -20,6 +20,10 @@ export class AmpListType<S extends Schema> extends AmpType<Decoded<S>[], readonl
     return Buffer.concat(values.map((value) => this.compiled.encode(value)));
   }
 
+  override get copiesOnDecode(): boolean {
+    return this.compiled.decodesToCopies;
+  }
+
   decode(bytes: Buffer): Decoded<S>[] {
     const boxes: AmpBox[] = [];
     let failure: FramingError | undefined;

@@ -16,6 +16,15 @@ export abstract class AmpType<Out, In = Out> {
    */
   decodeRange?(chunk: Buffer, start: number, end: number): Out;
 
+  /**
+   * Whether every value `decode` returns is a copy, referring to no byte it was decoded from: text,
+   * numbers, dates. A caller that keeps only such values may let the box go (`DecodedBox.disown`).
+   * Believed only when the class that defines `decode` defines this too (see `decodesToCopies`).
+   */
+  get copiesOnDecode(): boolean {
+    return false;
+  }
+
   /** An optional argument: absent means the key is omitted, never a null on the wire. */
   optional(): Optional<Out, In> {
     return new Optional(this);
@@ -35,6 +44,14 @@ export function rangeDecoderOf<Out>(type: AmpType<Out, any>): RangeDecoder<Out> 
     if (Object.hasOwn(level, 'decode')) return undefined;
   }
   return undefined;
+}
+
+/** `type.copiesOnDecode`, when the class that defines its `decode` says it; else false. */
+export function decodesToCopies(type: AmpType<unknown, unknown>): boolean {
+  for (let level: object | null = Object.getPrototypeOf(type) as object | null; level !== null; level = Object.getPrototypeOf(level) as object | null) {
+    if (Object.hasOwn(level, 'decode')) return Object.hasOwn(level, 'copiesOnDecode') && type.copiesOnDecode;
+  }
+  return false;
 }
 
 export class Optional<Out, In = Out> {

@@ -10,6 +10,10 @@ export class BooleanType extends AmpType<boolean> {
     return value ? 'True' : 'False';
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   decode(bytes: Buffer): boolean {
     const text = bytes.latin1Slice(0, bytes.length);
     if (text === 'True') return true;

@@ -24,6 +24,10 @@ export class DateTimeType extends AmpType<DateTimeValue> {
     return value.toString();
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   decode(bytes: Buffer): DateTimeValue {
     if (bytes.length !== 32) throw new InvalidValueError(this.name, `expected 32 characters, got ${bytes.length}`);
     const text = bytes.latin1Slice(0, 32);

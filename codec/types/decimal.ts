@@ -12,6 +12,10 @@ export class DecimalType extends AmpType<DecimalValue> {
     return value.toString();
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   decode(bytes: Buffer): DecimalValue {
     try {
       return DecimalValue.parse(bytes.latin1Slice(0, bytes.length));

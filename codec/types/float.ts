@@ -11,6 +11,10 @@ export class FloatType extends AmpType<number> {
     return formatPythonFloat(value);
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   decode(bytes: Buffer): number {
     const value = parsePythonFloat(bytes.latin1Slice(0, bytes.length));
     if (value === undefined) {

@@ -21,6 +21,10 @@ export class IntegerType extends AmpType<bigint, bigint | number> {
     return text;
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   decode(bytes: Buffer): bigint {
     const value = parsePythonInt(bytes.latin1Slice(0, bytes.length));
     if (value === undefined) throw new InvalidValueError(this.name, `invalid literal ${JSON.stringify(bytes.latin1Slice(0, Math.min(bytes.length, 40)))}`);
@@ -43,6 +47,10 @@ export class IntegerNumberType extends AmpType<number, number | bigint> {
 
   encode(value: number | bigint): string {
     return this.wide.encode(value);
+  }
+
+  override get copiesOnDecode(): boolean {
+    return true;
   }
 
   decode(bytes: Buffer): number {

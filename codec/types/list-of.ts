@@ -1,6 +1,6 @@
 import { InvalidValueError } from '../errors.js';
 import { MAX_VALUE_LENGTH } from '../box.js';
-import { AmpType } from './amp-type.js';
+import { AmpType, decodesToCopies } from './amp-type.js';
 
 /**
  * A list of one element type, each element `[u16 length][bytes]` (docs/amp-protocol.md §3.4). A trailing incomplete
@@ -36,6 +36,10 @@ export class ListOfType<Out, In> extends AmpType<Out[], readonly In[]> {
       offset += 2 + part.length;
     }
     return out;
+  }
+
+  override get copiesOnDecode(): boolean {
+    return decodesToCopies(this.element);
   }
 
   decode(bytes: Buffer): Out[] {

@@ -12,6 +12,10 @@ export class PathType extends UnicodeType {
     return absolutePath(super.encode(value));
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   override decode(bytes: Buffer): string {
     return absolutePath(super.decode(bytes));
   }

@@ -12,6 +12,10 @@ export class UnicodeType extends AmpType<string> {
     return value;
   }
 
+  override get copiesOnDecode(): boolean {
+    return true;
+  }
+
   decode(bytes: Buffer): string {
     if (!isUtf8(bytes)) throw new InvalidValueError(this.name, 'bytes are not valid UTF-8');
     return bytes.utf8Slice(0, bytes.length);

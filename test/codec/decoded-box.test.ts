@@ -54,3 +54,51 @@ describe('DecodedBox', () => {
     expect(box.get('_command')?.toString()).toBe('Hello');
   });
 });
+
+describe('a disowned box goes round', () => {
+  const entriesOf = (box: AmpBox) => [...box].map(([key, value]) => `${key}=${value.toString('latin1')}`);
+
+  it('is emptied and reused by the decoder for a later box; a kept box never is', () => {
+    const delivered: { box: AmpBox; entries: string[] }[] = [];
+    let n = 0;
+    const decoder = new BoxDecoder({
+      onBox: (box) => {
+        delivered.push({ box, entries: entriesOf(box) });
+        // Every other box is disowned, the others kept.
+        if (n++ % 2 === 0) (box as DecodedBox).disown();
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const sent = Array.from({ length: 8 }, (_, i): Record<string, string> => (i % 3 === 0 ? { _answer: `${i}`, text: 'x'.repeat(i) } : { _answer: `${i}` }));
+    for (const fields of sent) decoder.push(encodeBox(fields));
+    expect(delivered.map(({ entries }) => entries)).toEqual(sent.map((fields) => Object.entries(fields).map(([key, value]) => `${key}=${value}`)));
+    for (let i = 1; i < sent.length; i++) {
+      // The box after a disowned one is that same object; the one after a kept box is a new one.
+      if (i % 2 === 1) expect(delivered[i]!.box).toBe(delivered[i - 1]!.box);
+      else expect(delivered.slice(0, i).map(({ box }) => box)).not.toContain(delivered[i]!.box);
+    }
+    // The kept boxes still read as they did when delivered.
+    for (let i = 1; i < sent.length; i += 2) expect(entriesOf(delivered[i]!.box)).toEqual(delivered[i]!.entries);
+  });
+
+  it('is not kept for reuse when it was large enough to be indexed', () => {
+    const boxes: AmpBox[] = [];
+    const sizes: number[] = [];
+    const decoder = new BoxDecoder({
+      onBox: (box) => {
+        boxes.push(box);
+        sizes.push(box.size);
+        (box as DecodedBox).disown();
+      },
+      onError: (error) => {
+        throw error;
+      },
+    });
+    decoder.push(encodeBox(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, `${i}`]))));
+    decoder.push(encodeBox({ _answer: '1' }));
+    expect(boxes[1]).not.toBe(boxes[0]);
+    expect(sizes).toEqual([40, 1]);
+  });
+});
