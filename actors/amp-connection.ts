@@ -180,6 +180,11 @@ export class AmpConnection {
   callRemote<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
     if (command.arguments.descriptorKeys.length > 0) args = bindDescriptors(command.arguments, args, this.descriptors);
     if (command.arguments.streamedKeys.length === 0) return this.dispatcher.callRemote(command, args, options);
+    return this.callStreaming(command, args, options);
+  }
+
+  // A method of its own: a closure in `callRemote` would cost every call a context, streams or not.
+  private callStreaming<C extends Command<any, any>>(command: C, args: ArgumentsOf<C>, options?: CallOptions): Promise<ResponseOf<C>> {
     const call = (values: ArgumentsOf<C>, callOptions?: CallOptions) => this.dispatcher.callRemote(command, values, callOptions);
     return callWithStreams(this, call, command, args, options);
   }

@@ -86,9 +86,8 @@ export function encodeSortedPairsParts(
 
 /**
  * One pass over the values sizes the box from above and checks every limit before a byte is
- * written; a second writes it, each length prefix filled in once its value is written. Short text is
- * read once, while it is written: its bound is 3 bytes per UTF-16 unit (at most 192 bytes), never
- * past the 64 KiB value limit. Longer text and bytes are measured exactly.
+ * written (`valueBound`); a second writes it (`writeValue`). A schema's own encoder
+ * (codec/compiled-encoder.ts) does the same with its keys written as constants.
  */
 function encodePairs(
   keys: readonly string[],
@@ -103,14 +102,8 @@ function encodePairs(
     const value = values[i];
     if (checkKeys) checkKey(keys[i]!);
     if (value === undefined) continue;
-    let size: number;
-    if (typeof value === 'string') size = value.length <= SHORT_VALUE ? value.length * 3 : Buffer.byteLength(value, 'utf8');
-    else if (typeof value === 'number') size = hexLength(value);
-    else {
-      size = value.length;
-      if (size > zeroCopyAbove) referenced += size;
-    }
-    if (size > MAX_VALUE_LENGTH) throw new ValueTooLongError(keys[i]!, size);
+    const size = valueBound(keys[i]!, value);
+    if (typeof value === 'object' && size > zeroCopyAbove) referenced += size;
     bound += 4 + keys[i]!.length + size;
   }
   const inSink = sink !== undefined && referenced === 0;
@@ -127,29 +120,17 @@ function encodePairs(
     offset += 2;
     // Keys, tags, numbers and names are a few bytes: a plain loop beats a call into C++ for each.
     for (let j = 0; j < key.length; j++) out[offset++] = key.charCodeAt(j);
-    const lengthAt = offset;
-    offset += 2;
-    if (typeof value === 'string') {
-      offset = value.length <= SHORT_VALUE ? writeShortUtf8(out, offset, value) : offset + out.utf8Write(value, offset);
-    } else if (typeof value === 'number') {
-      offset = writeHex(out, offset, value);
-    } else {
+    if (parts !== undefined && typeof value === 'object' && value.length > zeroCopyAbove) {
       const length = value.length;
-      if (parts !== undefined && length > zeroCopyAbove) {
-        out[lengthAt] = length >>> 8;
-        out[lengthAt + 1] = length & 0xff;
-        // A Buffer goes as itself: a view leased to the connection is released when it is written (WriteBatch).
-        parts.push(out.subarray(segmentStart, offset), Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, length));
-        segmentStart = offset;
-        continue;
-      }
-      if (length <= SHORT_VALUE) for (let j = 0; j < length; j++) out[offset + j] = value[j]!;
-      else out.set(value, offset);
-      offset += length;
+      out[offset] = length >>> 8;
+      out[offset + 1] = length & 0xff;
+      offset += 2;
+      // A Buffer goes as itself: a view leased to the connection is released when it is written (WriteBatch).
+      parts.push(out.subarray(segmentStart, offset), Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, length));
+      segmentStart = offset;
+      continue;
     }
-    const length = offset - lengthAt - 2;
-    out[lengthAt] = length >>> 8;
-    out[lengthAt + 1] = length & 0xff;
+    offset = writeValue(out, offset, value);
   }
   out[offset] = 0;
   out[offset + 1] = 0;
@@ -163,6 +144,47 @@ function encodePairs(
     return parts;
   }
   return offset === out.length ? out : out.subarray(0, offset);
+}
+
+/**
+ * The most bytes `value` can take, its length prefix not counted; throws if it could pass the value
+ * limit. Short text is read once, while it is written: its bound is 3 bytes per UTF-16 unit (at most
+ * 192 bytes). Longer text, bytes and tags are measured exactly.
+ */
+export function valueBound(key: string, value: PairValue): number {
+  const size =
+    typeof value === 'string'
+      ? value.length <= SHORT_VALUE
+        ? value.length * 3
+        : Buffer.byteLength(value, 'utf8')
+      : typeof value === 'number'
+        ? hexLength(value)
+        : value.length;
+  if (size > MAX_VALUE_LENGTH) throw new ValueTooLongError(key, size);
+  return size;
+}
+
+/**
+ * Writes `value` and its length prefix at `offset`, where there is room for `valueBound` bytes and
+ * the prefix, and returns where it ends. The prefix is filled in once the value is written.
+ */
+export function writeValue(out: Buffer, offset: number, value: PairValue): number {
+  const start = offset + 2;
+  let end: number;
+  if (typeof value === 'string') {
+    end = value.length <= SHORT_VALUE ? writeShortUtf8(out, start, value) : start + out.utf8Write(value, start);
+  } else if (typeof value === 'number') {
+    end = writeHex(out, start, value);
+  } else {
+    const length = value.length;
+    if (length <= SHORT_VALUE) for (let j = 0; j < length; j++) out[start + j] = value[j]!;
+    else out.set(value, start);
+    end = start + length;
+  }
+  const length = end - start;
+  out[offset] = length >>> 8;
+  out[offset + 1] = length & 0xff;
+  return end;
 }
 
 /** Byte order of latin1 keys is code-unit order, which is what `<` compares. */
@@ -229,18 +251,21 @@ function hexLength(tag: number): number {
   return digits;
 }
 
-const HEX_DIGITS = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66];
-
-/**
- * `tag` in lower-case hex, as `tag.toString(16)` spells it, and where it ends. No bit operators, so
- * tags past 2^31 work.
- */
+/** `tag` in lower-case hex, as `tag.toString(16)` spells it, and where it ends. */
 function writeHex(out: Buffer, offset: number, tag: number): number {
   const end = offset + hexLength(tag);
+  if (tag <= 0x7fffffff) {
+    // Every tag of a connection that has made fewer than 2^31 calls: integer operations.
+    for (let i = end - 1, rest = tag; i >= offset; i--, rest >>>= 4) {
+      const digit = rest & 15;
+      out[i] = digit < 10 ? 0x30 + digit : 0x57 + digit;
+    }
+    return end;
+  }
   let rest = tag;
   for (let i = end - 1; i >= offset; i--) {
     const digit = rest % 16;
-    out[i] = HEX_DIGITS[digit]!;
+    out[i] = digit < 10 ? 0x30 + digit : 0x57 + digit;
     rest = (rest - digit) / 16;
   }
   return end;

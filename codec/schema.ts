@@ -1,5 +1,5 @@
 import type { AmpBox } from './box.js';
-import { checkKey, compareKeys, encodeSortedPairsParts, type FrameSink, type PairValue } from './encode-box.js';
+import { checkKey, compareKeys, encodeSortedPairsParts, valueBound, writeValue, type FrameSink, type PairValue } from './encode-box.js';
 import {
   AmpStateError,
   InvalidArgumentError,
@@ -103,7 +103,9 @@ export class CompiledSchema<S extends Schema> {
       const reserved = reservedKeys.indexOf(key);
       return reserved >= 0 ? -(1 + reserved) : slots.findIndex((slot) => slot.name === key);
     });
-    this.encodeFields = compileFieldsEncoder(slots, this.layout, {
+    this.encodeFields = compileFieldsEncoder(slots, keys, this.layout, {
+      valueBound,
+      writeValue,
       encodePairs: (wire, zeroCopyAbove, sink) => encodeSortedPairsParts(keys, wire, zeroCopyAbove, sink),
       refuseUnknown: (given) => this.refuseUnknownArguments(given),
       missing: (index) => new MissingArgumentError(owner, slots[index]!.name),
@@ -212,9 +214,7 @@ export class CompiledSchema<S extends Schema> {
   /** `decode` for the decoder's own boxes: values of the built-in scalar types are read without a Buffer view. */
   private decodeInPlace(box: DecodedBox, resolveStream?: StreamResolver, claimDescriptor?: DescriptorClaimer): Decoded<S> {
     if (this.decodeFields !== undefined) {
-      const decodeValue: FieldValueDecoder = this.needsConnection
-        ? (index, bytes) => decodeBytes(this.slots[index]!, bytes, resolveStream, claimDescriptor)
-        : NO_VALUE_DECODER;
+      const decodeValue = this.needsConnection ? this.valueDecoder(resolveStream, claimDescriptor) : NO_VALUE_DECODER;
       return this.decodeFields(box, decodeValue) as Decoded<S>;
     }
     const out: Record<string, unknown> = {};
@@ -232,6 +232,11 @@ export class CompiledSchema<S extends Schema> {
       }
     }
     return out as Decoded<S>;
+  }
+
+  // A method of its own: a closure in `decodeInPlace` would cost every decode a context, needed or not.
+  private valueDecoder(resolveStream: StreamResolver | undefined, claimDescriptor: DescriptorClaimer | undefined): FieldValueDecoder {
+    return (index, bytes) => decodeBytes(this.slots[index]!, bytes, resolveStream, claimDescriptor);
   }
 }
 

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CompiledSchema } from '../../codec/schema.js';
 import { amp, encodeBox, parseBoxes, type Schema } from '../../codec/index.js';
+import { encodeSortedPairs, type FrameSink } from '../../codec/encode-box.js';
 import { bigIntegers, byteStrings, texts } from './arbitraries.js';
 
 /** As Node's `--disallow-code-generation-from-strings` makes it. */
@@ -46,6 +47,28 @@ function outcome(run: () => unknown): { value?: unknown; error?: string } {
 
 afterEach(() => vi.unstubAllGlobals());
 
+/**
+ * The bytes `schema` writes for `given` into a sink that starts part-way into its buffer, or the
+ * parts it returns instead, and which it was.
+ */
+function written(schema: CompiledSchema<Schema>, given: unknown, tag: number, zeroCopyAbove: number): { bytes: Buffer; inSink: boolean } {
+  const buffer = Buffer.alloc(1 << 20, 0xee);
+  let end = 7;
+  const sink: FrameSink = {
+    room: () => buffer,
+    get sinkOffset() {
+      return end;
+    },
+    commit: (at) => {
+      end = at;
+    },
+  };
+  const frame = schema.encodeParts(given as never, [tag], zeroCopyAbove, sink);
+  if (frame === undefined) return { bytes: Buffer.from(buffer.subarray(7, end)), inSink: true };
+  expect(end).toBe(7);
+  return { bytes: Buffer.concat(Array.isArray(frame) ? frame : [frame]), inSink: false };
+}
+
 // Names that must survive being written into code: quotes, backslashes, line ends, Object's own names.
 const schema = {
   count: amp.Integer,
@@ -77,6 +100,19 @@ describe('compiled schema code', () => {
         const a = outcome(() => compiled.encode(given as never, [tag]));
         const b = outcome(() => looped.encode(given as never, [tag]));
         expect(a).toEqual(b);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("writes the same bytes into a connection's sink, or as parts when a value is referenced", () => {
+    const [compiled, looped] = both(schema, ['_ask']);
+    fc.assert(
+      fc.property(values, fc.oneof(fc.nat(), fc.maxSafeNat()), fc.constantFrom(16, 8192), (given, tag, zeroCopyAbove) => {
+        const a = outcome(() => written(compiled, given, tag, zeroCopyAbove));
+        const b = outcome(() => written(looped, given, tag, zeroCopyAbove));
+        expect(a).toEqual(b);
+        if (a.value !== undefined) expect((a.value as { bytes: Buffer }).bytes).toEqual(compiled.encode(given as never, [tag]));
       }),
       { numRuns: 400 },
     );
@@ -118,7 +154,16 @@ describe('compiled schema code', () => {
 /** Every UTF-16 unit, lone surrogates included: Buffer.from writes those as U+FFFD, and so must the encoder. */
 const anyUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)), maxLength: 200 });
 
-describe('text written in one pass', () => {
+describe('values written in one pass', () => {
+  it('writes a tag as the hex digits toString(16) gives, on both sides of 2^31', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.nat(), fc.maxSafeNat(), fc.constantFrom(0x7fffffff, 0x80000000, 0xffffffff, 2 ** 32, 2 ** 53 - 1)), (tag) => {
+        expect(encodeSortedPairs(['_ask'], [tag])).toEqual(encodeBox({ _ask: tag.toString(16) }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('is the bytes Buffer.from writes, below, at and above the short-text length', () => {
     fc.assert(
       fc.property(fc.oneof(anyUnits, texts, fc.string({ minLength: 60, maxLength: 70 })), (text) => {
