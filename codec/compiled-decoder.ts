@@ -1,4 +1,5 @@
 import type { DecodedBox } from './decoded-box.js';
+import { AmpStateError } from './errors.js';
 import type { RangeDecoder } from './types/amp-type.js';
 
 /** What the generated code needs to know of one schema field. */
@@ -32,11 +33,12 @@ export type BoxFieldsDecoder = (box: DecodedBox, decodeValue: FieldValueDecoder)
  * per schema builds its result as an object literal of the fields in declaration order, so each
  * schema's results share one shape and each read or store stays monomorphic.
  *
- * Field names only ever appear in the code as JSON string literals, and a schema refuses
- * `__proto__`. Returns undefined where the runtime does not allow code from strings (Node's
+ * Field names only ever appear in the code as JSON string literals, and `__proto__` is refused
+ * here as a schema refuses it: in a literal or a store it would set the result's prototype. Returns undefined where the runtime does not allow code from strings (Node's
  * `--disallow-code-generation-from-strings`): the caller then keeps its loop.
  */
 export function compileBoxFieldsDecoder(fields: readonly DecoderField[], helpers: CompiledDecoderHelpers): BoxFieldsDecoder | undefined {
+  if (fields.some((field) => field.name === '__proto__')) throw new AmpStateError("a field named '__proto__' cannot be decoded");
   const lines: string[] = ['let at;'];
   fields.forEach((field, i) => {
     const key = JSON.stringify(field.name);

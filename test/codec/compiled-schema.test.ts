@@ -184,3 +184,13 @@ describe('values written in one pass', () => {
     );
   });
 });
+
+describe('code from names', () => {
+  it("refuses a field named '__proto__', which would set the decoded object's prototype", async () => {
+    const { compileBoxFieldsDecoder } = await import('../../codec/compiled-decoder.js');
+    const field = { name: '__proto__', optional: false, type: amp.Unicode, inPlace: undefined, streamed: false, descriptor: false };
+    const helpers = { missing: () => new Error('missing'), invalid: () => new Error('invalid') };
+    expect(() => compileBoxFieldsDecoder([field], helpers)).toThrow(/__proto__/);
+    expect(() => new CompiledSchema('Probe', { ['__proto__']: amp.Unicode } as Schema)).toThrow(/__proto__/);
+  });
+});
