@@ -10,6 +10,7 @@ import { CompiledSchema } from '../../codec/schema.js';
 import { amp, encodeBox, parseBoxes, type Schema } from '../../codec/index.js';
 import { encodeSortedPairs, type FrameSink } from '../../codec/encode-box.js';
 import { bigIntegers, byteStrings, texts } from './arbitraries.js';
+import { Hello } from '../fixtures/commands.js';
 
 /** As Node's `--disallow-code-generation-from-strings` makes it. */
 class NoCodeFromStrings {
@@ -192,5 +193,25 @@ describe('code from names', () => {
     const helpers = { missing: () => new Error('missing'), invalid: () => new Error('invalid') };
     expect(() => compileBoxFieldsDecoder([field], helpers)).toThrow(/__proto__/);
     expect(() => new CompiledSchema('Probe', { ['__proto__']: amp.Unicode } as Schema)).toThrow(/__proto__/);
+  });
+});
+
+describe('a runtime that refuses code from strings', () => {
+  it('still encodes and decodes, with the loops (node --disallow-code-generation-from-strings)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { REPO, requireBuilt } = await import('../integration/harness.js');
+    requireBuilt();
+    const script = `
+      const { Hello } = await import(${JSON.stringify(join(REPO, 'dist', 'test', 'fixtures', 'commands.js'))});
+      const { parseBoxes } = await import(${JSON.stringify(join(REPO, 'dist', 'codec', 'box-decoder.js'))});
+      let compiled = true;
+      try { new Function('return 1'); } catch { compiled = false; }
+      const bytes = Hello.encodeRequest('a1', { count: 12345n, name: Buffer.from('bench') });
+      const args = Hello.decodeArguments(parseBoxes(bytes)[0]);
+      process.stdout.write(JSON.stringify({ compiled, hex: bytes.toString('hex'), count: String(args.count), name: args.name.toString() }));`;
+    const output = execFileSync(process.execPath, ['--disallow-code-generation-from-strings', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const bytes = Hello.encodeRequest('a1', { count: 12345n, name: Buffer.from('bench') });
+    expect(JSON.parse(output)).toEqual({ compiled: false, hex: bytes.toString('hex'), count: '12345', name: 'bench' });
   });
 });
