@@ -103,20 +103,21 @@ export class CompiledSchema<S extends Schema> {
       const reserved = reservedKeys.indexOf(key);
       return reserved >= 0 ? -(1 + reserved) : slots.findIndex((slot) => slot.name === key);
     });
+    // The errors the generated code throws, named by field index.
+    const fieldErrors = {
+      missing: (index: number) => new MissingArgumentError(owner, slots[index]!.name),
+      invalid: (index: number, cause: unknown) => new InvalidArgumentError(owner, slots[index]!.name, cause),
+    };
     this.encodeFields = compileFieldsEncoder(slots, keys, this.layout, {
+      ...fieldErrors,
       valueBound,
       writeValue,
       encodePairs: (wire, zeroCopyAbove, sink) => encodeSortedPairsParts(keys, wire, zeroCopyAbove, sink),
       refuseUnknown: (given) => this.refuseUnknownArguments(given),
-      missing: (index) => new MissingArgumentError(owner, slots[index]!.name),
-      invalid: (index, cause) => new InvalidArgumentError(owner, slots[index]!.name, cause),
     });
+    this.decodeFields = compileBoxFieldsDecoder(slots, fieldErrors);
     this.decodesToCopies = slots.every((slot) => !slot.streamed && !slot.descriptor && decodesToCopies(slot.type));
     this.needsConnection = slots.some((slot) => slot.streamed || slot.descriptor);
-    this.decodeFields = compileBoxFieldsDecoder(slots, {
-      missing: (index) => new MissingArgumentError(owner, slots[index]!.name),
-      invalid: (index, cause) => new InvalidArgumentError(owner, slots[index]!.name, cause),
-    });
   }
 
   /** The values as wire values, keyed like `sortedKeys`; `reserved` fills the reserved keys. */
@@ -242,7 +243,7 @@ export class CompiledSchema<S extends Schema> {
 
 /** Stands in for `decodeValue` where no field is a ByteStream or a Descriptor, so it is never called. */
 const NO_VALUE_DECODER: FieldValueDecoder = (index) => {
-  throw new AmpStateError(`field ${index} does not decode in place`);
+  throw new AmpStateError(`field ${index} is neither a ByteStream nor a Descriptor`);
 };
 
 function decodeBytes(slot: Slot, bytes: Buffer, resolveStream: StreamResolver | undefined, claimDescriptor: DescriptorClaimer | undefined): unknown {
