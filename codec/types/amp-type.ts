@@ -19,7 +19,7 @@ export abstract class AmpType<Out, In = Out> {
   /**
    * Whether every value `decode` returns is a copy, referring to no byte it was decoded from: text,
    * numbers, dates. A caller that keeps only such values may let the box go (`DecodedBox.disown`).
-   * Believed only when the class that defines `decode` defines this too (see `decodesToCopies`).
+   * Believed only when defined at least as far down the class chain as `decode` (see `decodesToCopies`).
    */
   get copiesOnDecode(): boolean {
     return false;
@@ -36,22 +36,26 @@ export interface RangeDecoder<Out> {
   decodeRange(chunk: Buffer, start: number, end: number): Out;
 }
 
-/** `type` when its `decodeRange` is the one that matches its `decode`, else undefined. */
-export function rangeDecoderOf<Out>(type: AmpType<Out, any>): RangeDecoder<Out> | undefined {
-  if (typeof type.decodeRange !== 'function') return undefined;
+/**
+ * Whether `member` is defined at least as far down `type`'s class chain as `decode`: only then does
+ * it speak for the `decode` that runs, and a subclass that overrides just `decode` is never bypassed.
+ */
+function definedWithDecode(type: object, member: 'decodeRange' | 'copiesOnDecode'): boolean {
   for (let level: object | null = type; level !== null; level = Object.getPrototypeOf(level) as object | null) {
-    if (Object.hasOwn(level, 'decodeRange')) return type as RangeDecoder<Out>;
-    if (Object.hasOwn(level, 'decode')) return undefined;
-  }
-  return undefined;
-}
-
-/** `type.copiesOnDecode`, when the class that defines its `decode` says it; else false. */
-export function decodesToCopies(type: AmpType<unknown, unknown>): boolean {
-  for (let level: object | null = Object.getPrototypeOf(type) as object | null; level !== null; level = Object.getPrototypeOf(level) as object | null) {
-    if (Object.hasOwn(level, 'decode')) return Object.hasOwn(level, 'copiesOnDecode') && type.copiesOnDecode;
+    if (Object.hasOwn(level, member)) return true;
+    if (Object.hasOwn(level, 'decode')) return false;
   }
   return false;
+}
+
+/** `type` when its `decodeRange` is the one that matches its `decode`, else undefined. */
+export function rangeDecoderOf<Out>(type: AmpType<Out, any>): RangeDecoder<Out> | undefined {
+  return typeof type.decodeRange === 'function' && definedWithDecode(type, 'decodeRange') ? (type as RangeDecoder<Out>) : undefined;
+}
+
+/** `type.copiesOnDecode`, when it speaks for the `decode` that runs; else false. */
+export function decodesToCopies(type: AmpType<unknown, unknown>): boolean {
+  return definedWithDecode(type, 'copiesOnDecode') && type.copiesOnDecode;
 }
 
 export class Optional<Out, In = Out> {
