@@ -232,8 +232,7 @@ export class AmpCommandChannel implements CommandChannel {
 
   // ---------------------------------------------------------------- internals
 
-  /** Settles once the master answered every batch, whichever way. */
-  /** True when every entry was sent and the master accepted it. */
+  /** Settles once the master answered every batch, whichever way: true when every entry was sent and accepted. */
   private sendUpdateNow(entries: readonly UpdateEntry[]): Promise<boolean> {
     const batches = this.fitToValues(entries);
     const complete = batches.reduce((sum, batch) => sum + batch.length, 0) === entries.length;
